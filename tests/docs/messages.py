@@ -1,0 +1,183 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Collect the error messages the klp_convert package can produce.
+
+The messages are read from the package's source with the ast module, so
+nothing is imported or executed and a new check is found without anyone
+updating a list. A message is the first argument of:
+
+- an exception constructed in the package (a call of a name ending in
+  ``Error`` or ``Exception``, raised or not), or
+- a call of a function or method whose name says it reports an error
+  (``error``, ``fail``, ``die``, ``fatal``, ``usage_error`` ...).
+
+The first argument may be a string, an f-string, ``"..." % args``,
+``"...".format(...)``, or a concatenation of those. Each message becomes a
+Template: its constant parts, with the interpolated values as gaps.
+Arguments that are plain variables carry no text and are skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence, Union
+
+REPORTER_NAMES = frozenset({
+    "error", "fail", "die", "fatal", "usage_error", "_error", "_fail",
+    "_die", "_fatal", "err", "_err", "abort", "_abort",
+})
+
+GAP = None  # marks an interpolated value in Template.parts
+
+
+@dataclass(frozen=True)
+class Template:
+    parts: tuple  # str or GAP
+    file: str
+    line: int
+
+    @property
+    def text(self) -> str:
+        """Human-readable form with <...> for every gap."""
+        return "".join("<...>" if p is GAP else p for p in self.parts)
+
+    @property
+    def constant_text(self) -> str:
+        return "".join(p for p in self.parts if p is not GAP)
+
+    def regex(self) -> "re.Pattern[str]":
+        """Match the message in documentation text: constant parts in
+        order (whitespace-insensitive), anything in the gaps."""
+        pieces: List[str] = []
+        for part in self.parts:
+            if part is GAP:
+                if not pieces or pieces[-1] != r".+?":
+                    pieces.append(r".+?")
+                continue
+            words = part.split()
+            if not words:
+                pieces.append(r"\s*")
+                continue
+            lead = r"\s*" if part[0].isspace() else ""
+            trail = r"\s*" if part[-1].isspace() else ""
+            pieces.append(lead + r"\s+".join(re.escape(w) for w in words)
+                          + trail)
+        # leading/trailing gaps are free: the documentation may write
+        # <symbol> or nothing there
+        while pieces and pieces[0] == r".+?":
+            pieces.pop(0)
+        while pieces and pieces[-1] == r".+?":
+            pieces.pop()
+        return re.compile("".join(pieces), re.DOTALL)
+
+
+_PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]")
+_BRACES = re.compile(r"\{[^{}]*\}")
+
+
+def _split_format(text: str, pattern: "re.Pattern[str]") -> list:
+    parts: list = []
+    pos = 0
+    for m in pattern.finditer(text):
+        if m.group(0) == "%%":
+            continue
+        parts.append(text[pos:m.start()])
+        parts.append(GAP)
+        pos = m.end()
+    parts.append(text[pos:])
+    return [p.replace("%%", "%") if isinstance(p, str) else p for p in parts]
+
+
+def _parts(node: ast.AST) -> Optional[list]:
+    """Message parts of an expression, None if it holds no literal text."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.JoinedStr):
+        out: list = []
+        for value in node.values:
+            if isinstance(value, ast.Constant) and isinstance(value.value, str):
+                out.append(value.value)
+            else:
+                out.append(GAP)
+        return out
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Mod):
+        left = node.left
+        if isinstance(left, ast.Constant) and isinstance(left.value, str):
+            return _split_format(left.value, _PERCENT)
+        return None
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        left, right = _parts(node.left), _parts(node.right)
+        if left is None and right is None:
+            return None
+        return (left or [GAP]) + (right or [GAP])
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "format"
+            and isinstance(node.func.value, ast.Constant)
+            and isinstance(node.func.value.value, str)):
+        return _split_format(node.func.value.value, _BRACES)
+    return None
+
+
+def _call_name(node: ast.Call) -> str:
+    func = node.func
+    if isinstance(func, ast.Name):
+        return func.id
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    return ""
+
+
+def _is_message_call(name: str) -> bool:
+    return (name.endswith("Error") or name.endswith("Exception")
+            or name in REPORTER_NAMES)
+
+
+def _normalise(parts: Sequence) -> tuple:
+    merged: list = []
+    for part in parts:
+        if part is GAP:
+            if not merged or merged[-1] is not GAP:
+                merged.append(GAP)
+        elif part:
+            if merged and merged[-1] is not GAP:
+                merged[-1] += part
+            else:
+                merged.append(part)
+    return tuple(merged)
+
+
+def templates_in_source(source: str, filename: str = "<string>") -> List[Template]:
+    tree = ast.parse(source, filename=filename)
+    found: List[Template] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or not node.args:
+            continue
+        if not _is_message_call(_call_name(node)):
+            continue
+        parts = _parts(node.args[0])
+        if parts is None:
+            continue
+        norm = _normalise(parts)
+        # a message must say something beyond punctuation
+        if not re.search(r"[A-Za-z]{2,}", "".join(p for p in norm if p is not GAP)):
+            continue
+        found.append(Template(norm, filename, node.lineno))
+    return found
+
+
+def package_templates(package_dir: Path) -> List[Template]:
+    out: List[Template] = []
+    seen = set()
+    for path in sorted(package_dir.rglob("*.py")):
+        for tmpl in templates_in_source(path.read_text(encoding="utf-8"),
+                                        str(path)):
+            if tmpl.parts not in seen:
+                seen.add(tmpl.parts)
+                out.append(tmpl)
+    return out
+
+
+def undocumented(templates: Iterable[Template], doc_text: str) -> List[Template]:
+    return [t for t in templates if not t.regex().search(doc_text)]
