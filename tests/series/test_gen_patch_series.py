@@ -1,0 +1,248 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""scripts/livepatch/gen-patch-series: the upstream patch series.
+
+The fast test runs the generator on a small kernel-like git tree made of
+the files of Debian's linux-source-6.1 the series touches (its real
+MAINTAINERS, Kbuild makefiles, livepatch docs, samples and selftests, and
+checkpatch.pl), checks the result with that checkpatch, and applies the
+series with git am. The slow test does the same on the whole source tree.
+"""
+
+from __future__ import annotations
+
+import importlib.machinery
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Dict, List
+
+import pytest
+
+TOP = Path(__file__).resolve().parents[2]
+SCRIPT = TOP / "scripts" / "livepatch" / "gen-patch-series"
+TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
+PREFIX = "linux-source-6.1"
+MINI_MEMBERS = [
+    "MAINTAINERS", "Makefile", "COPYING", "scripts/*",
+    "Documentation/livepatch/*", "samples/livepatch/*",
+    "tools/testing/selftests/livepatch/*", "tools/testing/selftests/lib.mk",
+    "lib/livepatch/*",
+]
+
+SUBJECTS = {
+    "tool": "livepatch: add klp-convert",
+    "kbuild": "kbuild: run klp-convert",
+    "sample": "livepatch/samples: add a sample",
+    "selftests": "selftests/livepatch: add klp-convert tests",
+    "docs": "docs: livepatch: document klp-convert",
+}
+
+
+def load_generator():
+    loader = importlib.machinery.SourceFileLoader("gen_patch_series", str(SCRIPT))
+    spec = importlib.util.spec_from_loader("gen_patch_series", loader)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["gen_patch_series"] = module
+    loader.exec_module(module)
+    return module
+
+
+gps = load_generator()
+
+
+def git(cwd: Path, *args: str, env: Dict[str, str] = None) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, text=True,
+                          stdout=subprocess.PIPE, env=env).stdout
+
+
+@pytest.fixture(scope="module")
+def git_env(tmp_path_factory) -> Dict[str, str]:
+    """An identity for commits even on a machine without git config."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test Author\n\temail = test@example.org\n"
+        "[init]\n\tdefaultBranch = master\n")
+    env = dict(os.environ)
+    env["HOME"] = str(home)
+    env["GIT_CONFIG_GLOBAL"] = str(home / ".gitconfig")
+    env.pop("GIT_DIR", None)
+    return env
+
+
+def extract(dest: Path, members: List[str]) -> Path:
+    if not TARBALL.exists():
+        pytest.skip(f"{TARBALL} not installed (apt install linux-source-6.1)")
+    subprocess.run(["tar", "-xJf", str(TARBALL), "-C", str(dest),
+                    "--wildcards", *[f"{PREFIX}/{m}" for m in members]],
+                   check=True)
+    return dest / PREFIX
+
+
+@pytest.fixture(scope="module")
+def mini_tree(tmp_path_factory, git_env) -> Path:
+    root = extract(tmp_path_factory.mktemp("mini"), MINI_MEMBERS)
+    git(root, "init", "-q", env=git_env)
+    git(root, "add", "-A", ".", env=git_env)
+    git(root, "commit", "-q", "-m", "linux-source-6.1 (subset)", env=git_env)
+    return root
+
+
+def expected_identity(env: Dict[str, str]) -> str:
+    name = git(TOP, "config", "user.name", env=env).strip()
+    email = git(TOP, "config", "user.email", env=env).strip()
+    return f"{name} <{email}>"
+
+
+def run_generator(ksrc: Path, out: Path, env: Dict[str, str],
+                  *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), "-o", str(out),
+                           *extra, str(ksrc)],
+                          text=True, stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, env=env, timeout=1800)
+
+
+def parts_present() -> List[str]:
+    files = gps.project_files("HEAD")
+    series = gps._series()
+    keys = []
+    for patch in series:
+        owned = [f for f in files if gps.owner(f, series) == patch.key]
+        applied = [p for p in patch.apply_patches if p in files]
+        if owned or applied or patch.key == "tool":
+            keys.append(patch.key)
+    return keys
+
+
+def check_series(ksrc: Path, out: Path, env: Dict[str, str],
+                 proc: subprocess.CompletedProcess) -> None:
+    assert proc.returncode == 0, proc.stderr
+    patches = sorted(out.glob("*.patch"))
+    assert patches[0].name == "0000-cover-letter.patch"
+    subjects = []
+    for path in patches[1:]:
+        text = path.read_text()
+        m = re.search(r"^Subject: \[PATCH \d+/\d+\] (.*(?:\n .*)*)$", text,
+                      re.MULTILINE)
+        assert m, path.name
+        subjects.append(" ".join(m.group(1).split()))
+        assert f"Signed-off-by: {expected_identity(env)}" in text, path.name
+        # kernel-style: no line of the commit message over 75 columns
+        message = text.split("\n\n", 1)[1].split("\n---\n", 1)[0]
+        for line in message.splitlines():
+            assert len(line) <= 75, f"{path.name}: {line}"
+    keys = parts_present()
+    assert len(subjects) == len(keys)
+    for subject, key in zip(subjects, keys):
+        assert subject.startswith(SUBJECTS[key]), subject
+
+    cover = patches[0].read_text()
+    assert "*** SUBJECT HERE ***" not in cover
+    assert "*** BLURB HERE ***" not in cover
+    for heading in ("What does this offer over objtool's \"klp post-link\"",
+                    "over the v7 klp-convert series and the minimal one",
+                    "Why Python?"):
+        assert heading in cover
+
+    # every patch passes the tree's checkpatch --strict without errors
+    for path in patches[1:]:
+        res = subprocess.run(
+            ["perl", str(ksrc / "scripts" / "checkpatch.pl"), "--strict",
+             "--no-tree", "--color=never", str(path)],
+            cwd=ksrc, text=True, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT)
+        m = re.search(r"total: (\d+) errors", res.stdout)
+        assert m and m.group(1) == "0", res.stdout
+
+    # the series applies with git am on a fresh copy of the tree
+    clone = out.parent / (out.name + "-am")
+    if clone.exists():
+        shutil.rmtree(clone)
+    git(out.parent, "clone", "-q", "--shared", str(ksrc), str(clone), env=env)
+    git(clone, "am", "-q", "--whitespace=error-all",
+        *[str(p) for p in patches[1:]], env=env)
+    log = git(clone, "log", "--format=%s", f"-{len(subjects)}", env=env)
+    assert log.splitlines()[::-1] == subjects
+    # the project's new files arrive byte for byte
+    series = gps._series()
+    for rel in gps.project_files("HEAD"):
+        if gps.owner(rel, series) is None:
+            continue
+        blob = gps.project_blob("HEAD", rel)
+        dest = clone / rel
+        assert dest.exists(), rel
+        if not (ksrc / rel).exists():
+            assert dest.read_bytes() == blob, rel
+
+
+def test_series_on_linux_6_1_subset(mini_tree, git_env, tmp_path) -> None:
+    out = tmp_path / "series"
+    proc = run_generator(mini_tree, out, git_env)
+    check_series(mini_tree, out, git_env, proc)
+    # the input tree is untouched
+    assert git(mini_tree, "status", "--porcelain", env=git_env) == ""
+
+
+def test_rerun_is_identical_but_for_dates(mini_tree, git_env, tmp_path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    for out in (a, b):
+        assert run_generator(mini_tree, out, git_env, "-q").returncode == 0
+
+    def strip(text: str) -> str:
+        text = re.sub(r"^(From [0-9a-f]+|Date:|Message-Id:|In-Reply-To:|References:).*$",
+                      "", text, flags=re.MULTILINE)
+        return re.sub(r"^(index [0-9a-f]+\.\.[0-9a-f]+|From [0-9a-f]{40}).*$",
+                      "", text, flags=re.MULTILINE)
+    names = sorted(p.name for p in a.glob("*.patch"))
+    assert names == sorted(p.name for p in b.glob("*.patch"))
+    for name in names:
+        assert strip((a / name).read_text()) == strip((b / name).read_text())
+
+
+def test_usage_errors(tmp_path, git_env) -> None:
+    proc = run_generator(tmp_path, tmp_path / "out", git_env)
+    assert proc.returncode == 2
+    assert "not a kernel source tree" in proc.stderr
+
+
+def test_merge_toctree_inserts_after_module_elf_format() -> None:
+    theirs = (".. toctree::\n    :maxdepth: 1\n\n    livepatch\n"
+              "    module-elf-format\n    shadow-vars\n\n.. only::  html\n")
+    ours = ".. toctree::\n    :maxdepth: 1\n\n    klp-convert\n    livepatch\n"
+    merged = gps.merge_toctree(theirs, ours)
+    assert merged.splitlines()[3:7] == [
+        "    livepatch", "    module-elf-format", "    klp-convert",
+        "    shadow-vars"]
+    assert gps.merge_toctree(merged, ours) == merged
+
+
+def test_merge_makefile_appends_and_extends() -> None:
+    theirs = ("# SPDX-License-Identifier: GPL-2.0\n\nTEST_PROGS := \\\n"
+              "\ttest-livepatch.sh \\\n\ttest-state.sh\n\n"
+              "TEST_FILES := settings\n\ninclude ../lib.mk\n")
+    ours = ("# SPDX-License-Identifier: GPL-2.0\nTEST_PROGS := test-livepatch.sh "
+            "test-klp-convert.sh\nTEST_FILES := settings\n"
+            "TEST_GEN_MODS_DIR := test_modules\ninclude ../lib.mk\n")
+    merged = gps.merge_makefile(theirs, ours)
+    assert "TEST_PROGS += test-klp-convert.sh\n" in merged
+    assert "TEST_GEN_MODS_DIR := test_modules\n" in merged
+    assert merged.rstrip().endswith("include ../lib.mk")
+    assert merged.count("include ../lib.mk") == 1
+    assert gps.merge_makefile(merged, ours) == merged
+
+
+@pytest.mark.slow
+def test_series_on_full_linux_source_6_1(tmp_path, git_env) -> None:
+    root = extract(tmp_path, ["*"])
+    out = tmp_path / "series"
+    proc = run_generator(root, out, git_env)
+    check_series_full = check_series
+    # the whole tree is not a git repository: clone the generator's base
+    # for git am by making it one here
+    git(root, "init", "-q", env=git_env)
+    git(root, "add", "-A", "-f", ".", env=git_env)
+    git(root, "commit", "-q", "-m", "base", env=git_env)
+    check_series_full(root, out, git_env, proc)
