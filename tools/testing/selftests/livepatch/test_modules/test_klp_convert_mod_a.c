@@ -15,10 +15,17 @@
 #include <linux/module.h>
 #include <linux/kernel.h>
 #include <linux/moduleparam.h>
+#include <linux/jump_label.h>
 #include "test_klp_convert.h"
 
 /* A unique name: the livepatches reach it with sympos 0. */
 static const char driver_name[] __used = KBUILD_MODNAME;
+
+/*
+ * A module static key: a livepatch must not use it through a klp-convert
+ * relocation (see build_fail/module_static_key).
+ */
+static DEFINE_STATIC_KEY_FALSE(test_klp_convert_mod_key);
 
 /* Homonyms: test_klp_convert_mod_b.c defines the same two names. */
 static char *homonym_string __used = "homonym string A";
@@ -35,6 +42,8 @@ static noinline __used const char *get_homonym_string(void)
  */
 noinline void test_klp_convert_mod_run(void)
 {
+	if (static_branch_unlikely(&test_klp_convert_mod_key))
+		pr_info("%s: key on\n", __func__);
 	pr_info("%s: %s, %s\n", __func__, get_homonym_string(),
 		test_klp_convert_mod_b_string());
 }
