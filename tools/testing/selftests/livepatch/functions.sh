@@ -22,6 +22,10 @@ log() {
 
 # skip(msg) - the test cannot run here
 skip() {
+	if [ "$TEST_RUNNING" = 1 ]; then
+		TEST_RUNNING=0
+		echo "skip"
+	fi
 	log "SKIP: $1"
 	echo "SKIP: $1" >&2
 	exit $ksft_skip
@@ -29,6 +33,10 @@ skip() {
 
 # die(msg) - the test failed
 die() {
+	if [ "$TEST_RUNNING" = 1 ]; then
+		TEST_RUNNING=0
+		echo "not ok"
+	fi
 	log "ERROR: $1"
 	echo "ERROR: $1" >&2
 	exit 1
@@ -260,6 +268,7 @@ start_test() {
 	TEST_NUMBER=$((TEST_NUMBER + 1))
 	TEST_MARKER="===== TEST $$.$TEST_NUMBER: $1 ====="
 	printf 'TEST: %s ... ' "$1"
+	TEST_RUNNING=1
 	log "$TEST_MARKER"
 }
 
@@ -289,11 +298,13 @@ check_result() {
 	_expect="$*"
 	_result=$(test_log)
 	if [ "$_expect" = "$_result" ]; then
+		TEST_RUNNING=0
 		echo "ok"
 		return 0
 	fi
 	_e=$(mktemp); _r=$(mktemp)
 	echo "$_expect" > "$_e"; echo "$_result" > "$_r"
+	TEST_RUNNING=0
 	echo "not ok"
 	echo
 	diff -u "$_e" "$_r" | sed -e '1s/.*/--- expected/' -e '2s/.*/+++ result/'
