@@ -167,14 +167,17 @@ def check_series(ksrc: Path, out: Path, env: Dict[str, str],
     log = git(clone, "log", "--format=%s", f"-{len(subjects)}", env=env)
     assert log.splitlines()[::-1] == subjects
     # the project's new files arrive byte for byte
-    series = gps._series()
+    series = {p.key: p for p in gps._series()}
     for rel in gps.project_files("HEAD"):
-        if gps.owner(rel, series) is None:
+        key = gps.owner(rel, list(series.values()))
+        if key is None:
             continue
+        patch = series[key]
         blob = gps.project_blob("HEAD", rel)
-        dest = clone / rel
+        target = patch.dest(rel)
+        dest = clone / target
         assert dest.exists(), rel
-        if not (ksrc / rel).exists():
+        if not (ksrc / target).exists() and target not in patch.rewrites:
             assert dest.read_bytes() == blob, rel
 
 
