@@ -1,0 +1,16 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""klp-convert: turn intermediate klp symbols of a livepatch module into
+SHN_LIVEPATCH symbols and .klp.rela.* livepatch relocation sections.
+
+Modules, one job each:
+  errors   the exceptions raised deep down and reported by cli
+  names    parsing and validation of .klp.sym.* names
+  elf      reading an ELF64 relocatable file (tables in bulk with struct)
+  arch     per-architecture relocation rules (what apply_relocate_add takes)
+  checks   build-time checks that reproduce what the kernel would refuse
+  convert  the conversion plan and its application to the in-memory file
+  writer   laying out and writing an ELF64 relocatable file atomically
+  cli      argument parsing, messages and exit codes
+"""
+
+__version__ = "0.1.0"

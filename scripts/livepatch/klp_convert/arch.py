@@ -1,0 +1,163 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Per-architecture rules for livepatch relocations.
+
+Each table lists the relocation types that the architecture's
+apply_relocate_add() (arch/*/kernel/module*.c, Linux 6.1) applies and that
+make sense against a symbol the livepatch core resolves at run time.
+Anything else is refused at build time, because the kernel would refuse it
+at load time or, worse, apply it wrongly.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import Callable, Dict, NamedTuple, Optional
+
+from .errors import CheckError, UnsupportedError
+
+EM_PPC64 = 21
+EM_S390 = 22
+EM_X86_64 = 62
+EM_AARCH64 = 183
+
+PPC_NOP = 0x60000000
+
+
+class Arch(NamedTuple):
+    name: str
+    # klp relocation types accepted: number -> name
+    accepted: Dict[int, str]
+    # types refused with a specific explanation: number -> (name, why)
+    refused: Dict[int, tuple]
+    # extra check of one relocation site, or None
+    site_check: Optional[Callable[["Arch", bytes, str, int, int], None]]
+    # all known type names, for listings
+    names: Dict[int, str]
+
+
+def _x86_site(arch: Arch, data: bytes, endian: str, offset: int,
+              rtype: int) -> None:
+    width = _X86_WIDTH.get(rtype, 0)
+    if offset + width > len(data):
+        raise CheckError(f"offset {offset:#x} is past the end of the section")
+    if any(data[offset:offset + width]):
+        raise CheckError(
+            f"the {width} bytes at offset {offset:#x} are not zero: the kernel "
+            "refuses to apply the relocation (\"Invalid relocation target, "
+            "existing value is nonzero\")")
+
+
+def _ppc64_site(arch: Arch, data: bytes, endian: str, offset: int,
+                rtype: int) -> None:
+    if rtype != 10:  # R_PPC64_REL24
+        return
+    if offset + 8 > len(data):
+        raise CheckError(f"call at offset {offset:#x} has no instruction after it")
+    (insn,) = struct.unpack_from(endian + "I", data, offset + 4)
+    if insn != PPC_NOP:
+        raise CheckError(
+            f"call at offset {offset:#x} is not followed by a nop (found "
+            f"{insn:#010x}): the kernel needs 'bl; nop' to restore r2 after "
+            "a call through a module stub; declare the function so the "
+            "compiler treats it as external")
+
+
+_X86_NAMES = {0: "R_X86_64_NONE", 1: "R_X86_64_64", 2: "R_X86_64_PC32",
+              4: "R_X86_64_PLT32", 10: "R_X86_64_32", 11: "R_X86_64_32S",
+              24: "R_X86_64_PC64"}
+_X86_WIDTH = {1: 8, 24: 8, 2: 4, 4: 4, 10: 4, 11: 4}
+
+_PPC64_ACCEPTED = {1: "R_PPC64_ADDR32", 38: "R_PPC64_ADDR64",
+                   10: "R_PPC64_REL24", 44: "R_PPC64_REL64",
+                   26: "R_PPC64_REL32"}
+_PPC64_TOC = "TOC-relative relocations against a klp symbol overflow: " \
+    "reach the symbol through its address in .toc instead"
+_PPC64_DOT_TOC = "it refers to .TOC., which klp-convert never converts"
+_PPC64_REFUSED = {
+    0: ("R_PPC64_NONE", "the powerpc kernel has no R_PPC64_NONE case"),
+    47: ("R_PPC64_TOC16", _PPC64_TOC), 48: ("R_PPC64_TOC16_LO", _PPC64_TOC),
+    49: ("R_PPC64_TOC16_HI", _PPC64_TOC), 50: ("R_PPC64_TOC16_HA", _PPC64_TOC),
+    63: ("R_PPC64_TOC16_DS", _PPC64_TOC), 64: ("R_PPC64_TOC16_LO_DS", _PPC64_TOC),
+    51: ("R_PPC64_TOC", _PPC64_DOT_TOC), 109: ("R_PPC64_TOCSAVE", _PPC64_DOT_TOC),
+    118: ("R_PPC64_ENTRY", _PPC64_DOT_TOC),
+    249: ("R_PPC64_REL16", _PPC64_DOT_TOC), 250: ("R_PPC64_REL16_LO", _PPC64_DOT_TOC),
+    251: ("R_PPC64_REL16_HI", _PPC64_DOT_TOC), 252: ("R_PPC64_REL16_HA", _PPC64_DOT_TOC),
+}
+
+_S390_ACCEPTED = {
+    0: "R_390_NONE", 1: "R_390_8", 2: "R_390_12", 3: "R_390_16", 4: "R_390_32",
+    5: "R_390_PC32", 6: "R_390_GOT12", 7: "R_390_GOT32", 8: "R_390_PLT32",
+    13: "R_390_GOTOFF32", 14: "R_390_GOTPC", 15: "R_390_GOT16",
+    16: "R_390_PC16", 17: "R_390_PC16DBL", 18: "R_390_PLT16DBL",
+    19: "R_390_PC32DBL", 20: "R_390_PLT32DBL", 21: "R_390_GOTPCDBL",
+    22: "R_390_64", 23: "R_390_PC64", 24: "R_390_GOT64", 25: "R_390_PLT64",
+    26: "R_390_GOTENT", 27: "R_390_GOTOFF16", 28: "R_390_GOTOFF64",
+    29: "R_390_GOTPLT12", 30: "R_390_GOTPLT16", 31: "R_390_GOTPLT32",
+    32: "R_390_GOTPLT64", 33: "R_390_GOTPLTENT", 34: "R_390_PLTOFF16",
+    35: "R_390_PLTOFF32", 36: "R_390_PLTOFF64", 57: "R_390_20",
+    58: "R_390_GOT20", 59: "R_390_GOTPLT20"}
+_S390_SHARED = "only used by shared objects; the s390 kernel refuses it"
+_S390_REFUSED = {9: ("R_390_COPY", _S390_SHARED), 10: ("R_390_GLOB_DAT", _S390_SHARED),
+                 11: ("R_390_JMP_SLOT", _S390_SHARED),
+                 12: ("R_390_RELATIVE", _S390_SHARED)}
+
+_A64_ACCEPTED = {
+    0: "R_ARM_NONE", 256: "R_AARCH64_NONE", 257: "R_AARCH64_ABS64",
+    258: "R_AARCH64_ABS32", 259: "R_AARCH64_ABS16", 260: "R_AARCH64_PREL64",
+    261: "R_AARCH64_PREL32", 262: "R_AARCH64_PREL16",
+    263: "R_AARCH64_MOVW_UABS_G0", 264: "R_AARCH64_MOVW_UABS_G0_NC",
+    265: "R_AARCH64_MOVW_UABS_G1", 266: "R_AARCH64_MOVW_UABS_G1_NC",
+    267: "R_AARCH64_MOVW_UABS_G2", 268: "R_AARCH64_MOVW_UABS_G2_NC",
+    269: "R_AARCH64_MOVW_UABS_G3", 270: "R_AARCH64_MOVW_SABS_G0",
+    271: "R_AARCH64_MOVW_SABS_G1", 272: "R_AARCH64_MOVW_SABS_G2",
+    273: "R_AARCH64_LD_PREL_LO19", 274: "R_AARCH64_ADR_PREL_LO21",
+    275: "R_AARCH64_ADR_PREL_PG_HI21", 276: "R_AARCH64_ADR_PREL_PG_HI21_NC",
+    277: "R_AARCH64_ADD_ABS_LO12_NC", 278: "R_AARCH64_LDST8_ABS_LO12_NC",
+    279: "R_AARCH64_TSTBR14", 280: "R_AARCH64_CONDBR19",
+    282: "R_AARCH64_JUMP26", 283: "R_AARCH64_CALL26",
+    284: "R_AARCH64_LDST16_ABS_LO12_NC", 285: "R_AARCH64_LDST32_ABS_LO12_NC",
+    286: "R_AARCH64_LDST64_ABS_LO12_NC", 287: "R_AARCH64_MOVW_PREL_G0",
+    288: "R_AARCH64_MOVW_PREL_G0_NC", 289: "R_AARCH64_MOVW_PREL_G1",
+    290: "R_AARCH64_MOVW_PREL_G1_NC", 291: "R_AARCH64_MOVW_PREL_G2",
+    292: "R_AARCH64_MOVW_PREL_G2_NC", 293: "R_AARCH64_MOVW_PREL_G3",
+    299: "R_AARCH64_LDST128_ABS_LO12_NC"}
+
+
+def _names(accepted: Dict[int, str], refused: Dict[int, tuple]) -> Dict[int, str]:
+    names = dict(accepted)
+    names.update({k: v[0] for k, v in refused.items()})
+    return names
+
+
+ARCHES: Dict[int, Arch] = {
+    EM_X86_64: Arch("x86_64", _X86_NAMES, {}, _x86_site, _X86_NAMES),
+    EM_PPC64: Arch("ppc64", _PPC64_ACCEPTED, _PPC64_REFUSED, _ppc64_site,
+                   _names(_PPC64_ACCEPTED, _PPC64_REFUSED)),
+    EM_S390: Arch("s390x", _S390_ACCEPTED, _S390_REFUSED, None,
+                  _names(_S390_ACCEPTED, _S390_REFUSED)),
+    EM_AARCH64: Arch("arm64", _A64_ACCEPTED, {}, None, _A64_ACCEPTED),
+}
+
+
+def arch_for(machine: int) -> Arch:
+    try:
+        return ARCHES[machine]
+    except KeyError:
+        raise UnsupportedError(
+            f"ELF machine {machine}: klp-convert supports x86_64, ppc64, "
+            "s390x and arm64") from None
+
+
+def type_name(arch: Arch, rtype: int) -> str:
+    return arch.names.get(rtype, str(rtype))
+
+
+def check_type(arch: Arch, rtype: int) -> None:
+    if rtype in arch.accepted:
+        return
+    if rtype in arch.refused:
+        name, why = arch.refused[rtype]
+        raise CheckError(f"relocation type {name} cannot be a livepatch "
+                         f"relocation on {arch.name}: {why}")
+    raise CheckError(f"relocation type {rtype} is not supported by "
+                     f"{arch.name}'s apply_relocate_add()")

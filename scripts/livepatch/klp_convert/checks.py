@@ -1,0 +1,85 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Build-time checks: what the kernel would refuse, caught at make time.
+
+The rules and where the kernel enforces them are summarised in
+Documentation/livepatch/klp-convert.rst.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+from .elf import SHF_ALLOC, Section
+from .errors import CheckError
+from .names import KlpName, VMLINUX
+
+SIGNATURE_MARKER = b"~Module signature appended~\n"
+
+# Sections that the module loader (or arch code) processes when the patch
+# module itself loads, before module-specific klp relocations are applied
+# (those wait for the target module).  A relocation there against a module
+# symbol would be applied too late.
+SPECIAL_SECTIONS = (
+    "__jump_table", ".static_call_sites", ".altinstructions",
+    ".altinstr_replacement", ".parainstructions", ".smp_locks",
+    "__bug_table", "__ex_table", ".retpoline_sites", ".return_sites",
+    ".call_sites", ".ibt_endbr_seal",
+)
+SPECIAL_PREFIXES = (".orc_unwind",)
+
+DEBUG_PREFIXES = (".debug", ".zdebug", ".gnu.debuglto_", ".stab")
+
+
+def is_debug_section(sec: Section) -> bool:
+    return not sec.sh_flags & SHF_ALLOC and sec.name.startswith(DEBUG_PREFIXES)
+
+
+def is_special_section(name: str) -> bool:
+    return name in SPECIAL_SECTIONS or name.startswith(SPECIAL_PREFIXES)
+
+
+def check_module(raw: bytes, modinfo: List[bytes]) -> None:
+    """Whole-module checks, done only when there is something to convert."""
+    if raw.endswith(SIGNATURE_MARKER):
+        raise CheckError(
+            "the module has an appended signature: converting it would "
+            "invalidate the signature; run klp-convert before signing")
+    if b"livepatch=Y" not in modinfo:
+        raise CheckError(
+            "'.modinfo' has no livepatch=Y: intermediate klp symbols are only "
+            "resolved in livepatch modules (add MODULE_INFO(livepatch, \"Y\"))")
+
+
+def check_objects(name: KlpName) -> None:
+    """lp-obj / sym-obj pairs that the kernel refuses or cannot resolve."""
+    if name.module_specific and name.sym_obj == VMLINUX:
+        raise CheckError(
+            f"module-specific relocation (lp-obj '{name.lp_obj}') references "
+            "a vmlinux symbol: the kernel refuses it (\"invalid access to "
+            "vmlinux symbol\"); use lp-obj vmlinux for vmlinux symbols")
+    if not name.module_specific and name.sym_obj != VMLINUX:
+        raise CheckError(
+            f"vmlinux relocation references a symbol of module "
+            f"'{name.sym_obj}': it is resolved when the patch loads, and fails "
+            f"unless '{name.sym_obj}' is already loaded; use lp-obj "
+            f"'{name.sym_obj}'")
+
+
+def check_target(target: Section, name: KlpName) -> None:
+    """The section that a klp relocation would patch."""
+    if not target.sh_flags & SHF_ALLOC:
+        raise CheckError(
+            f"target section '{target.name}' is not SHF_ALLOC: the kernel "
+            "silently skips relocations for it")
+    if not name.module_specific:
+        return
+    if is_special_section(target.name):
+        raise CheckError(
+            f"special section '{target.name}' is processed when the patch "
+            f"module loads, before relocations for module '{name.lp_obj}' are "
+            "applied: a module symbol cannot be used here (e.g. a module "
+            "static key or exception table entry)")
+    if target.name.startswith(".init"):
+        raise CheckError(
+            f"init section '{target.name}' is freed after the patch module's "
+            f"init, before relocations for module '{name.lp_obj}' are applied")

@@ -1,0 +1,171 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Command line front end: arguments, messages, exit codes.
+
+Exit status: 0 success (including nothing to do), 1 conversion error,
+2 bad usage.  Every message reads "klp-convert: <file>: <what>".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import struct
+import sys
+from typing import List, Optional, Sequence
+
+from .errors import ElfFormatError, KlpError
+
+PROG = "klp-convert"
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        sys.stderr.write(f"{PROG}: {message}\n")
+        raise SystemExit(EXIT_USAGE)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=PROG,
+        description="Convert the intermediate klp symbols of a linked "
+        "livepatch module (.klp.sym.rela.<lp-obj>.<sym-obj>.<sym>,<pos>) into "
+        "SHN_LIVEPATCH symbols and .klp.rela.<lp-obj>.<section> relocation "
+        "sections.",
+        epilog="See Documentation/livepatch/klp-convert.rst.")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--list", "--dry-run", dest="list", action="store_true",
+                      help="print the relocations that would be converted; "
+                      "write nothing")
+    mode.add_argument("--weaken", action="store_true",
+                      help="before modpost: mark the intermediate symbols of "
+                      "each OBJ weak, in place (Kbuild hook)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="print a summary line per file")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="print nothing but errors")
+    p.add_argument("input", metavar="INPUT", help="module (.ko) to convert")
+    p.add_argument("rest", nargs="*", metavar="OUTPUT",
+                   help="where to write the result (default: INPUT, in "
+                   "place); with --weaken, more objects")
+    return p
+
+
+def _read(path: str) -> bytes:
+    with open(path, "rb") as f:
+        return f.read()
+
+
+def _convert_bytes(raw: bytes):
+    # Deferred imports keep "klp-convert --help" and usage errors fast.
+    from .convert import convert
+    try:
+        return convert(raw)
+    except KlpError:
+        raise
+    except (struct.error, IndexError, ValueError, OverflowError,
+            UnicodeError, KeyError) as exc:
+        raise ElfFormatError(f"malformed ELF file ({type(exc).__name__}: "
+                             f"{exc})") from None
+
+
+def _weaken_bytes(raw: bytes):
+    from .convert import weaken
+    try:
+        return weaken(raw)
+    except KlpError:
+        raise
+    except (struct.error, IndexError, ValueError, OverflowError,
+            UnicodeError, KeyError) as exc:
+        raise ElfFormatError(f"malformed ELF file ({type(exc).__name__}: "
+                             f"{exc})") from None
+
+
+def _print_table(path: str, moves) -> None:
+    if not moves:
+        print(f"{PROG}: {path}: no intermediate klp symbols")
+        return
+    head = ("SECTION", "OFFSET", "TYPE", "INTERMEDIATE SYMBOL", "LP-OBJ",
+            "FINAL SYMBOL")
+    rows = [(m.section, f"{m.offset:#x}", m.rtype, m.intermediate, m.lp_obj,
+             m.final) for m in moves]
+    widths = [max(len(r[c]) for r in rows + [head]) for c in range(5)]
+    for r in [head] + rows:
+        print("  ".join(r[c].ljust(widths[c]) for c in range(5)) + "  " + r[5])
+
+
+def _do_weaken(paths: Sequence[str], args) -> int:
+    from .writer import write_atomic
+    status = EXIT_OK
+    for path in paths:
+        try:
+            out, count = _weaken_bytes(_read(path))
+            if out is not None:
+                write_atomic(path, out)
+            if args.verbose:
+                print(f"{PROG}: {path}: {count} intermediate symbols"
+                      f"{' weakened' if out is not None else ' (already weak)'}")
+        except KlpError as exc:
+            print(f"{PROG}: {path}: {exc}", file=sys.stderr)
+            status = EXIT_ERROR
+        except OSError as exc:
+            print(f"{PROG}: {path}: {exc.strerror or exc}", file=sys.stderr)
+            status = EXIT_ERROR
+    return status
+
+
+def _do_convert(inp: str, out: str, args) -> int:
+    from .writer import write_atomic
+    path = inp
+    try:
+        raw = _read(inp)
+        res = _convert_bytes(raw)
+        if args.list:
+            _print_table(inp, res.moves)
+            return EXIT_OK
+        path = out
+        same = os.path.exists(out) and os.path.samefile(inp, out)
+        if res.output is None:
+            if not same:
+                write_atomic(out, raw, mode_from=inp)
+            if args.verbose:
+                print(f"{PROG}: {inp}: no intermediate klp symbols, "
+                      "nothing to convert")
+            return EXIT_OK
+        write_atomic(out, res.output, mode_from=inp)
+        if args.verbose:
+            print(f"{PROG}: {out}: converted {res.symbols} symbols "
+                  f"({res.merged} merged), moved {len(res.moves)} relocations "
+                  f"into {len(res.created)} .klp.rela sections, dropped "
+                  f"{len(res.dropped)} empty relocation sections")
+        return EXIT_OK
+    except KlpError as exc:
+        print(f"{PROG}: {path}: {exc}", file=sys.stderr)
+    except OSError as exc:
+        print(f"{PROG}: {path}: {exc.strerror or exc}", file=sys.stderr)
+    return EXIT_ERROR
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
+    if args.weaken:
+        return _do_weaken([args.input] + args.rest, args)
+    if len(args.rest) > 1:
+        _parser().print_usage(sys.stderr)
+        print(f"{PROG}: too many arguments: expected INPUT [OUTPUT]",
+              file=sys.stderr)
+        return EXIT_USAGE
+    out = args.rest[0] if args.rest else args.input
+    try:
+        return _do_convert(args.input, out, args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: {args.input}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,245 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Reading an ELF64 relocatable file.
+
+pyelftools identifies the file (class, byte order, type, machine); the
+section header table, the symbol table and the relocation tables are read
+in bulk with struct over the raw bytes, which is much faster than going
+through pyelftools entry by entry.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+from typing import Iterator, List, Optional, Tuple
+
+from .errors import ElfFormatError, UnsupportedError
+
+SHT_NULL = 0
+SHT_PROGBITS = 1
+SHT_SYMTAB = 2
+SHT_STRTAB = 3
+SHT_RELA = 4
+SHT_NOBITS = 8
+SHT_REL = 9
+SHT_GROUP = 17
+SHT_SYMTAB_SHNDX = 18
+
+SHF_WRITE = 0x1
+SHF_ALLOC = 0x2
+SHF_EXECINSTR = 0x4
+SHF_INFO_LINK = 0x40
+SHF_RELA_LIVEPATCH = 0x00100000
+
+SHN_UNDEF = 0
+SHN_LORESERVE = 0xFF00
+SHN_LIVEPATCH = 0xFF20
+SHN_ABS = 0xFFF1
+SHN_COMMON = 0xFFF2
+SHN_XINDEX = 0xFFFF
+
+STB_LOCAL = 0
+STB_GLOBAL = 1
+STB_WEAK = 2
+STT_NOTYPE = 0
+STT_SECTION = 3
+
+ET_REL = 1
+
+EHDR_FMT = "16sHHIQQQIHHHHHH"
+SHDR_FMT = "IIQQQQIIQQ"
+SYM_FMT = "IBBHQQ"
+RELA_FMT = "QQq"
+REL_FMT = "QQ"
+EHDR_SIZE = 64
+SHDR_SIZE = 64
+SYM_SIZE = 24
+RELA_SIZE = 24
+REL_SIZE = 16
+
+# A symbol: (st_name, st_info, st_other, st_shndx, st_value, st_size)
+Sym = Tuple[int, int, int, int, int, int]
+# A relocation: (r_offset, r_info, r_addend)
+Rela = Tuple[int, int, int]
+
+
+class Section:
+    """One section: its header fields and its contents."""
+
+    __slots__ = ("name", "sh_name", "sh_type", "sh_flags", "sh_addr",
+                 "sh_offset", "sh_size", "sh_link", "sh_info",
+                 "sh_addralign", "sh_entsize", "data")
+
+    def __init__(self, hdr: Tuple[int, ...], data: bytes) -> None:
+        (self.sh_name, self.sh_type, self.sh_flags, self.sh_addr,
+         self.sh_offset, self.sh_size, self.sh_link, self.sh_info,
+         self.sh_addralign, self.sh_entsize) = hdr
+        self.data = data
+        self.name = ""
+
+    def header(self) -> Tuple[int, ...]:
+        return (self.sh_name, self.sh_type, self.sh_flags, self.sh_addr,
+                self.sh_offset, self.sh_size, self.sh_link, self.sh_info,
+                self.sh_addralign, self.sh_entsize)
+
+    @property
+    def is_rel(self) -> bool:
+        return self.sh_type in (SHT_RELA, SHT_REL)
+
+
+def cstring(table: bytes, offset: int, what: str) -> str:
+    """The NUL-terminated string at @offset of a string table."""
+    if offset >= len(table):
+        raise ElfFormatError(f"{what}: string offset {offset} is outside "
+                             f"its string table ({len(table)} bytes)")
+    end = table.find(b"\0", offset)
+    if end < 0:
+        raise ElfFormatError(f"{what}: string at offset {offset} is not "
+                             "NUL-terminated")
+    return table[offset:end].decode("utf-8", "surrogateescape")
+
+
+class ElfFile:
+    """An ELF64 ET_REL file held in memory."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self.endian, self.machine, self.ehdr = _identify(raw)
+        self.sections = self._read_sections()
+        self.symtab_index = self._find_symtab()
+
+    # -- construction --------------------------------------------------
+
+    def _read_sections(self) -> List[Section]:
+        raw = self.raw
+        e = self.ehdr
+        shoff, shentsize, shnum, shstrndx = e[6], e[11], e[12], e[13]
+        if shoff == 0:
+            raise ElfFormatError("no section header table")
+        if shentsize != SHDR_SIZE:
+            raise ElfFormatError(f"section header size {shentsize}, expected "
+                                 f"{SHDR_SIZE}")
+        if shoff + SHDR_SIZE > len(raw):
+            raise ElfFormatError("section header table is outside the file")
+        first = struct.unpack_from(self.endian + SHDR_FMT, raw, shoff)
+        if shnum == 0:
+            shnum = first[5]            # extended numbering: sh_size of [0]
+        if shstrndx == SHN_XINDEX:
+            shstrndx = first[6]         # extended numbering: sh_link of [0]
+        if shnum == 0 or shoff + shnum * SHDR_SIZE > len(raw):
+            raise ElfFormatError(f"section header table ({shnum} entries at "
+                                 f"offset {shoff}) is outside the file")
+        sections: List[Section] = []
+        for i, hdr in enumerate(struct.iter_unpack(
+                self.endian + SHDR_FMT, raw[shoff:shoff + shnum * SHDR_SIZE])):
+            sh_type, offset, size = hdr[1], hdr[4], hdr[5]
+            if i == 0 or sh_type in (SHT_NOBITS, SHT_NULL):
+                data = b""
+            else:
+                if offset + size > len(raw):
+                    raise ElfFormatError(
+                        f"section [{i}] (offset {offset}, size {size}) "
+                        "extends past the end of the file")
+                data = raw[offset:offset + size]
+            sections.append(Section(hdr, data))
+        if not 0 < shstrndx < shnum:
+            raise ElfFormatError(f"section name string table index {shstrndx}"
+                                 " is invalid")
+        shstr = sections[shstrndx].data
+        for i, sec in enumerate(sections):
+            if i:
+                sec.name = cstring(shstr, sec.sh_name, f"section [{i}] name")
+        self.shstrndx = shstrndx
+        return sections
+
+    def _find_symtab(self) -> int:
+        found = [i for i, s in enumerate(self.sections) if s.sh_type == SHT_SYMTAB]
+        if not found:
+            raise ElfFormatError("no symbol table (.symtab)")
+        if len(found) > 1:
+            raise UnsupportedError("more than one SHT_SYMTAB section")
+        idx = found[0]
+        sym = self.sections[idx]
+        if sym.sh_entsize != SYM_SIZE or sym.sh_size % SYM_SIZE:
+            raise ElfFormatError(f"section '{sym.name}': bad symbol table "
+                                 f"entry size {sym.sh_entsize}")
+        if not 0 < sym.sh_link < len(self.sections) or \
+                self.sections[sym.sh_link].sh_type != SHT_STRTAB:
+            raise ElfFormatError(f"section '{sym.name}': sh_link "
+                                 f"{sym.sh_link} is not a string table")
+        return idx
+
+    # -- tables --------------------------------------------------------
+
+    @property
+    def symtab(self) -> Section:
+        return self.sections[self.symtab_index]
+
+    @property
+    def strtab(self) -> Section:
+        return self.sections[self.symtab.sh_link]
+
+    def symbols(self) -> List[Sym]:
+        return list(struct.iter_unpack(self.endian + SYM_FMT, self.symtab.data))
+
+    def symbol_name(self, sym: Sym, index: int) -> str:
+        return cstring(self.strtab.data, sym[0], f"symbol [{index}] name")
+
+    def shndx_table(self) -> Optional[Tuple[int, List[int]]]:
+        """(section index, entries) of the SHT_SYMTAB_SHNDX table, if any."""
+        for i, s in enumerate(self.sections):
+            if s.sh_type == SHT_SYMTAB_SHNDX and s.sh_link == self.symtab_index:
+                return i, list(struct.unpack(
+                    f"{self.endian}{len(s.data) // 4}I", s.data[:len(s.data) // 4 * 4]))
+        return None
+
+    def relocations(self, index: int) -> List[Tuple[int, ...]]:
+        sec = self.sections[index]
+        fmt, size = (RELA_FMT, RELA_SIZE) if sec.sh_type == SHT_RELA \
+            else (REL_FMT, REL_SIZE)
+        if sec.sh_entsize != size or sec.sh_size % size:
+            raise ElfFormatError(f"section '{sec.name}': bad relocation entry "
+                                 f"size {sec.sh_entsize}")
+        return list(struct.iter_unpack(self.endian + fmt, sec.data))
+
+    def rel_sections(self) -> Iterator[int]:
+        """Indices of the relocation sections that use .symtab."""
+        n = len(self.sections)
+        for i, s in enumerate(self.sections):
+            if s.is_rel and s.sh_link == self.symtab_index:
+                if not 0 < s.sh_info < n:
+                    raise ElfFormatError(f"section '{s.name}': sh_info "
+                                         f"{s.sh_info} is not a section index")
+                yield i
+
+    def modinfo(self) -> List[bytes]:
+        for s in self.sections:
+            if s.name == ".modinfo":
+                return [f for f in s.data.split(b"\0") if f]
+        return []
+
+
+def _identify(raw: bytes) -> Tuple[str, int, Tuple[int, ...]]:
+    """Check that @raw is an ELF64 ET_REL file; return its byte order,
+    machine and header fields."""
+    if len(raw) < 16 or raw[:4] != b"\x7fELF":
+        raise ElfFormatError("not an ELF file")
+    from elftools.elf.elffile import ELFFile
+    try:
+        elf = ELFFile(io.BytesIO(raw))
+        elfclass, little = elf.elfclass, elf.little_endian
+    except Exception as exc:  # pyelftools raises several kinds on bad input
+        raise ElfFormatError(f"cannot parse the ELF header: {exc}") from None
+    if elfclass != 64:
+        raise UnsupportedError(f"ELF{elfclass or '?'} file: only ELF64 "
+                               "modules are supported")
+    if len(raw) < EHDR_SIZE:
+        raise ElfFormatError("truncated ELF header")
+    endian = "<" if little else ">"
+    ehdr = struct.unpack_from(endian + EHDR_FMT, raw, 0)
+    if ehdr[1] != ET_REL:
+        raise UnsupportedError(f"ELF type {ehdr[1]}: a kernel module is a "
+                               "relocatable file (ET_REL)")
+    if ehdr[10]:
+        raise UnsupportedError("relocatable file with program headers")
+    return endian, ehdr[2], ehdr

@@ -1,0 +1,122 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Parsing and validation of klp symbol names.
+
+Intermediate symbol (written by the livepatch source through an asm()
+alias, see include/linux/klp_reloc.h):
+
+    .klp.sym.rela.<lp-obj>.<sym-obj>.<sym>,<pos>     (or .<pos>)
+
+Final symbol, parsed by klp_resolve_symbols() in kernel/livepatch/core.c
+with ".klp.sym.%55[^.].%511[^,],%lu":
+
+    .klp.sym.<sym-obj>.<sym>,<pos>
+"""
+
+from __future__ import annotations
+
+import re
+from typing import NamedTuple
+
+from .errors import SymbolNameError
+
+KLP_SYM_PREFIX = ".klp.sym."
+INTERMEDIATE_PREFIX = ".klp.sym.rela."
+KLP_RELA_PREFIX = ".klp.rela."
+VMLINUX = "vmlinux"
+
+# MODULE_NAME_LEN - 1 and KSYM_NAME_LEN - 1 (since 6.1) as used by the
+# kernel's sscanf() formats.
+MAX_OBJNAME = 55
+MAX_SYMNAME = 511
+ULONG_MAX = (1 << 64) - 1
+
+_OBJ_RE = re.compile(r"[A-Za-z0-9_]+\Z")
+_POS_RE = re.compile(r"(.*)[,.]([0-9]+)\Z", re.S)
+
+
+class KlpName(NamedTuple):
+    """An intermediate symbol name, taken apart."""
+
+    lp_obj: str
+    sym_obj: str
+    sym: str
+    pos: int
+
+    @property
+    def final(self) -> str:
+        return f"{KLP_SYM_PREFIX}{self.sym_obj}.{self.sym},{self.pos}"
+
+    @property
+    def module_specific(self) -> bool:
+        return self.lp_obj != VMLINUX
+
+
+def _check_obj(name: str, what: str, full: str) -> None:
+    if not name:
+        raise SymbolNameError(f"symbol '{full}': empty {what} name")
+    if len(name) > MAX_OBJNAME:
+        raise SymbolNameError(
+            f"symbol '{full}': {what} name '{name}' is {len(name)} characters"
+            f", the kernel allows at most {MAX_OBJNAME}")
+    if not _OBJ_RE.match(name):
+        hint = ""
+        if "-" in name:
+            hint = " (module names use '_' where the file name has '-')"
+        raise SymbolNameError(
+            f"symbol '{full}': {what} name '{name}' is not a valid object "
+            f"name{hint}")
+
+
+def parse_intermediate(full: str) -> KlpName:
+    """Split and validate an intermediate symbol name."""
+    if not full.startswith(INTERMEDIATE_PREFIX):
+        raise SymbolNameError(f"symbol '{full}' is not an intermediate klp symbol")
+    rest = full[len(INTERMEDIATE_PREFIX):]
+    lp_obj, dot, rest = rest.partition(".")
+    if not dot:
+        raise SymbolNameError(
+            f"symbol '{full}': expected .klp.sym.rela.<lp-obj>.<sym-obj>."
+            "<symbol>,<sympos>")
+    sym_obj, dot, rest = rest.partition(".")
+    if not dot:
+        raise SymbolNameError(
+            f"symbol '{full}': expected .klp.sym.rela.<lp-obj>.<sym-obj>."
+            "<symbol>,<sympos>")
+    _check_obj(lp_obj, "lp-obj", full)
+    _check_obj(sym_obj, "sym-obj", full)
+    m = _POS_RE.match(rest)
+    if not m:
+        raise SymbolNameError(
+            f"symbol '{full}': missing or non-decimal sympos after the "
+            "symbol name (expected ',<decimal>')")
+    sym, pos_text = m.group(1), m.group(2)
+    if not sym:
+        raise SymbolNameError(f"symbol '{full}': empty symbol name")
+    if "," in sym:
+        raise SymbolNameError(
+            f"symbol '{full}': symbol name '{sym}' contains ',' or a "
+            "non-decimal sympos")
+    if len(sym) > MAX_SYMNAME:
+        raise SymbolNameError(
+            f"symbol '{full}': symbol name is {len(sym)} characters, the "
+            f"kernel allows at most {MAX_SYMNAME}")
+    pos = int(pos_text)
+    if pos > ULONG_MAX:
+        raise SymbolNameError(f"symbol '{full}': sympos {pos_text} is too large")
+    return KlpName(lp_obj, sym_obj, sym, pos)
+
+
+def is_final_name(full: str) -> bool:
+    """True if @full parses like klp_resolve_symbols() expects."""
+    if not full.startswith(KLP_SYM_PREFIX) or full.startswith(INTERMEDIATE_PREFIX):
+        return False
+    obj, dot, rest = full[len(KLP_SYM_PREFIX):].partition(".")
+    if not dot or not obj or len(obj) > MAX_OBJNAME:
+        return False
+    sym, comma, pos = rest.rpartition(",")
+    return bool(comma and sym and "," not in sym and len(sym) <= MAX_SYMNAME
+                and pos.isdigit())
+
+
+def klp_rela_name(lp_obj: str, target: str) -> str:
+    return f"{KLP_RELA_PREFIX}{lp_obj}.{target}"

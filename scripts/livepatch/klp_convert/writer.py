@@ -1,0 +1,83 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Laying out and writing an ELF64 relocatable file.
+
+An ET_REL file has no program headers, so only the section contents and the
+section header table need a place: the ELF header, then every section in
+index order at its required alignment, then the section header table.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from typing import List, Optional, Tuple
+
+from .elf import (EHDR_FMT, EHDR_SIZE, SHDR_FMT, SHDR_SIZE, SHN_LORESERVE,
+                  SHN_XINDEX, SHT_NOBITS, Section)
+
+
+def _align(value: int, alignment: int) -> int:
+    if alignment <= 1:
+        return value
+    return (value + alignment - 1) // alignment * alignment
+
+
+def build(endian: str, ehdr: Tuple[int, ...], sections: List[Section],
+          shstrndx: int) -> bytes:
+    """Serialise @sections (index 0 is the null section) into a file."""
+    out = bytearray(EHDR_SIZE)
+    for sec in sections[1:]:
+        if sec.sh_type == SHT_NOBITS:
+            sec.sh_offset = _align(len(out), sec.sh_addralign)
+            continue
+        start = _align(len(out), sec.sh_addralign)
+        out += b"\0" * (start - len(out))
+        sec.sh_offset = start
+        sec.sh_size = len(sec.data)
+        out += sec.data
+    shoff = _align(len(out), 8)
+    out += b"\0" * (shoff - len(out))
+
+    shnum = len(sections)
+    null = sections[0]
+    null.sh_size = shnum if shnum >= SHN_LORESERVE else 0
+    null.sh_link = shstrndx if shstrndx >= SHN_LORESERVE else 0
+    shdr = struct.Struct(endian + SHDR_FMT)
+    out += b"".join(shdr.pack(*s.header()) for s in sections)
+
+    fields = list(ehdr)
+    fields[6] = shoff
+    fields[12] = 0 if shnum >= SHN_LORESERVE else shnum
+    fields[13] = SHN_XINDEX if shstrndx >= SHN_LORESERVE else shstrndx
+    struct.pack_into(endian + EHDR_FMT, out, 0, *fields)
+    assert SHDR_SIZE == shdr.size
+    return bytes(out)
+
+
+def write_atomic(path: str, data: bytes, mode_from: Optional[str] = None) -> None:
+    """Replace @path by @data atomically: a temporary file in the same
+    directory (named .<name>.*.klp.tmp, which Kbuild's clean removes),
+    fsync, rename.  On any failure the temporary file is removed and @path
+    is left as it was."""
+    directory = os.path.dirname(os.path.abspath(path))
+    base = os.path.basename(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{base}.", suffix=".klp.tmp",
+                               dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        src = mode_from if mode_from and os.path.exists(mode_from) else None
+        if src is None and os.path.exists(path):
+            src = path
+        mode = os.stat(src).st_mode & 0o7777 if src else 0o644
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
