@@ -11,7 +11,7 @@ at load time or, worse, apply it wrongly.
 from __future__ import annotations
 
 import struct
-from typing import Callable, Dict, NamedTuple, Optional
+from typing import Callable, Dict, List, NamedTuple, Optional
 
 from .errors import CheckError, UnsupportedError
 
@@ -45,6 +45,29 @@ def _x86_site(arch: Arch, data: bytes, endian: str, offset: int,
             f"the {width} bytes at offset {offset:#x} are not zero: the kernel "
             "refuses to apply the relocation (\"Invalid relocation target, "
             "existing value is nonzero\")")
+
+
+def first_bad_site(arch: Arch, data: bytes, endian: str, offsets: List[int],
+                   types: List[int]) -> Optional[int]:
+    """Index of the first relocation whose site fails the architecture's
+    check, or None.  A fast path for x86_64, where every site is checked."""
+    if arch.site_check is None:
+        return None
+    if arch.site_check is _x86_site:
+        size = len(data)
+        zero = {w: bytes(w) for w in (4, 8)}
+        width = _X86_WIDTH
+        for k, (off, rtype) in enumerate(zip(offsets, types)):
+            w = width.get(rtype, 0)
+            if w and (off + w > size or data[off:off + w] != zero[w]):
+                return k
+        return None
+    for k, (off, rtype) in enumerate(zip(offsets, types)):
+        try:
+            arch.site_check(arch, data, endian, off, rtype)
+        except CheckError:
+            return k
+    return None
 
 
 def _ppc64_site(arch: Arch, data: bytes, endian: str, offset: int,
@@ -148,8 +171,23 @@ def arch_for(machine: int) -> Arch:
             "s390x and arm64") from None
 
 
+_PYELFTOOLS_ENUMS = {"x86_64": "ENUM_RELOC_TYPE_x64", "ppc64": "ENUM_RELOC_TYPE_PPC64",
+                     "s390x": "ENUM_RELOC_TYPE_S390X",
+                     "arm64": "ENUM_RELOC_TYPE_AARCH64"}
+
+
 def type_name(arch: Arch, rtype: int) -> str:
-    return arch.names.get(rtype, str(rtype))
+    name = arch.names.get(rtype)
+    if name is None:
+        # Types outside our tables only show up in error messages: ask
+        # pyelftools for their name (imported here, off the hot path).
+        try:
+            from elftools.elf import enums
+            table = getattr(enums, _PYELFTOOLS_ENUMS[arch.name], {})
+            name = next((k for k, v in table.items() if v == rtype), None)
+        except ImportError:
+            name = None
+    return name or str(rtype)
 
 
 def check_type(arch: Arch, rtype: int) -> None:

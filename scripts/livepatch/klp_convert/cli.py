@@ -57,11 +57,11 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
-def _convert_bytes(raw: bytes):
+def _convert_bytes(raw: bytes, want_moves: bool = False):
     # Deferred imports keep "klp-convert --help" and usage errors fast.
     from .convert import convert
     try:
-        return convert(raw)
+        return convert(raw, want_moves)
     except KlpError:
         raise
     except (struct.error, IndexError, ValueError, OverflowError,
@@ -120,7 +120,7 @@ def _do_convert(inp: str, out: str, args) -> int:
     path = inp
     try:
         raw = _read(inp)
-        res = _convert_bytes(raw)
+        res = _convert_bytes(raw, args.list)
         if args.list:
             _print_table(inp, res.moves)
             return EXIT_OK
@@ -136,7 +136,7 @@ def _do_convert(inp: str, out: str, args) -> int:
         write_atomic(out, res.output, mode_from=inp)
         if args.verbose:
             print(f"{PROG}: {out}: converted {res.symbols} symbols "
-                  f"({res.merged} merged), moved {len(res.moves)} relocations "
+                  f"({res.merged} merged), moved {res.relocations} relocations "
                   f"into {len(res.created)} .klp.rela sections, dropped "
                   f"{len(res.dropped)} empty relocation sections")
         return EXIT_OK

@@ -19,7 +19,6 @@ Everything else keeps its bytes.
 
 from __future__ import annotations
 
-import itertools
 import struct
 from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
@@ -51,7 +50,8 @@ class Move(NamedTuple):
 
 class Result(NamedTuple):
     output: Optional[bytes]     # None: nothing to convert, input unchanged
-    moves: List[Move]
+    moves: List[Move]           # filled in when asked for (--list)
+    relocations: int            # relocations moved
     symbols: int                # intermediate symbols converted
     merged: int                 # of which merged into another symbol
     created: List[str]          # .klp.rela sections created
@@ -125,11 +125,11 @@ class _Strings:
         return off
 
 
-def convert(raw: bytes) -> Result:
+def convert(raw: bytes, want_moves: bool = False) -> Result:
     elf = ElfFile(raw)
     inter, existing, syms = find_intermediates(elf)
     if not inter:
-        return Result(None, [], 0, 0, [], [])
+        return Result(None, [], 0, 0, 0, [], [])
 
     checks.check_module(raw, elf.modinfo())
     arch = archmod.arch_for(elf.machine)
@@ -147,61 +147,67 @@ def convert(raw: bytes) -> Result:
     for i, r in rep.items():
         sym_map[i] = sym_map[r]
 
-    # Relocations.
+    # Relocations.  Checks run once per symbol, per (target, lp-obj) and per
+    # relocation type; only the site check looks at every relocation.
     rela = struct.Struct(elf.endian + RELA_FMT)
     new_data: Dict[int, bytes] = {}
-    klp: Dict[Tuple[str, int], List[Tuple[int, int, int]]] = {}
+    klp: Dict[Tuple[str, int], List[bytes]] = {}
     moves: List[Move] = []
     checked: Set[int] = set()
     intermediate_names = {i: elf.symbol_name(syms[i], i) for i in inter}
+    finals = {i: n.final for i, n in inter.items()}
+    nsyms = len(syms)
     for ri in list(elf.rel_sections()):
         sec = sections[ri]
         entries = elf.relocations(ri)
-        used = {e[1] >> 32 for e in entries}
-        if used.isdisjoint(inter):
+        sym_of = [e[1] >> 32 for e in entries]
+        used = set(sym_of)
+        if used and max(used) >= nsyms:
+            _check_sym_indices(sec, used, nsyms)
+        if used.isdisjoint(inter) or checks.is_debug_section(sections[sec.sh_info]):
             if removed:
-                _check_sym_indices(sec, used, len(syms))
                 new_data[ri] = _remap_rel(elf.endian, sec, entries, sym_map)
             continue
         target = sections[sec.sh_info]
         if sec.sh_type == SHT_REL:
-            bad = next(s for s in used if s in inter)
+            bad = next(s for s in sym_of if s in inter)
             raise CheckError(
                 f"section '{sec.name}' is SHT_REL and references "
                 f"'{intermediate_names[bad]}': livepatch relocations must be "
                 "SHT_RELA")
-        debug = checks.is_debug_section(target)
-        kept: List[Tuple[int, int, int]] = []
-        for off, info, addend in entries:
-            s = info >> 32
-            name = inter.get(s)
-            if s >= len(syms):
-                raise ElfFormatError(f"section '{sec.name}': relocation at "
-                                     f"{off:#x} uses symbol index {s}, "
-                                     f"past the end of the symbol table")
-            new_info = (sym_map[s] << 32) | (info & 0xFFFFFFFF)
-            if name is None or debug:
-                kept.append((off, new_info, addend))
-                continue
-            rtype = info & 0xFFFFFFFF
-            try:
-                if s not in checked:
-                    checks.check_objects(name)
-                    checked.add(s)
-                checks.check_target(target, name)
-                archmod.check_type(arch, rtype)
-                if arch.site_check:
-                    arch.site_check(arch, target.data, elf.endian, off, rtype)
-            except CheckError as exc:
-                raise CheckError(
-                    f"section '{target.name}' offset {off:#x}: "
-                    f"{archmod.type_name(arch, rtype)} against "
-                    f"'{intermediate_names[s]}': {exc}") from None
-            klp.setdefault((name.lp_obj, sec.sh_info), []).append(
-                (off, new_info, addend))
-            moves.append(Move(target.name, off, archmod.type_name(arch, rtype),
-                              intermediate_names[s], name.lp_obj, name.final))
-        new_data[ri] = b"".join(itertools.starmap(rela.pack, kept))
+        moved = [k for k, s in enumerate(sym_of) if s in inter]
+        _check_moved(arch, elf.endian, target, entries, moved, sym_of, inter,
+                     intermediate_names, checked)
+        raw_rel = sec.data
+        size = rela.size
+        if removed:
+            def entry(k: int) -> bytes:
+                off, info, addend = entries[k]
+                return rela.pack(off, (sym_map[info >> 32] << 32) |
+                                 (info & 0xFFFFFFFF), addend)
+        else:
+            def entry(k: int) -> bytes:
+                return raw_rel[k * size:(k + 1) * size]
+        lp_objs = {inter[sym_of[k]].lp_obj for k in moved}
+        if len(moved) == len(entries) and len(lp_objs) == 1 and not removed:
+            # The common case: the whole section moves, bytes unchanged.
+            new_data[ri] = b""
+            klp.setdefault((lp_objs.pop(), sec.sh_info), []).append(raw_rel)
+        else:
+            moved_set = set(moved)
+            new_data[ri] = b"".join(entry(k) for k in range(len(entries))
+                                    if k not in moved_set)
+            for k in moved:
+                klp.setdefault((inter[sym_of[k]].lp_obj, sec.sh_info),
+                               []).append(entry(k))
+        if want_moves:
+            for k in moved:
+                s = sym_of[k]
+                off, info = entries[k][0], entries[k][1]
+                moves.append(Move(target.name, off,
+                                  archmod.type_name(arch, info & 0xFFFFFFFF),
+                                  intermediate_names[s], inter[s].lp_obj,
+                                  finals[s]))
 
     # Unreferenced intermediate symbols still get their names checked.
     for i, name in inter.items():
@@ -284,7 +290,7 @@ def convert(raw: bytes) -> Result:
         hdr = (shstr.add(name), SHT_RELA,
                SHF_ALLOC | SHF_INFO_LINK | SHF_RELA_LIVEPATCH, 0, 0, 0,
                new_symtab, sec_map[target], 8, rela.size)
-        new = Section(hdr, b"".join(itertools.starmap(rela.pack, entries)))
+        new = Section(hdr, b"".join(entries))
         new.name = name
         kept_sections.append(new)
         created.append(name)
@@ -292,8 +298,49 @@ def convert(raw: bytes) -> Result:
     sections[strtab_index].data = bytes(strtab.buf)
     sections[shstr_index].data = bytes(shstr.buf)
     output = build(elf.endian, elf.ehdr, kept_sections, sec_map[shstr_index])
-    return Result(output, moves, len(inter), len(removed), created,
+    nmoved = sum(len(b"".join(e)) for e in klp.values()) // rela.size
+    return Result(output, moves, nmoved, len(inter), len(removed), created,
                   [sections[i].name for i in sorted(drop)])
+
+
+def _check_moved(arch: archmod.Arch, endian: str, target: Section,
+                 entries: List[Tuple[int, ...]], moved: List[int],
+                 sym_of: List[int], inter: Dict[int, KlpName],
+                 names: Dict[int, str], checked: Set[int]) -> None:
+    """Check the relocations of one section that are about to move."""
+    def fail(k: int, exc: CheckError) -> None:
+        off, info = entries[k][0], entries[k][1]
+        raise CheckError(
+            f"section '{target.name}' offset {off:#x}: "
+            f"{archmod.type_name(arch, info & 0xFFFFFFFF)} against "
+            f"'{names[sym_of[k]]}': {exc}") from None
+
+    mask = 0xFFFFFFFF
+    lp_done: Set[str] = set()
+    for s in {sym_of[k] for k in moved}:
+        try:
+            if s not in checked:
+                checks.check_objects(inter[s])
+            if inter[s].lp_obj not in lp_done:
+                checks.check_target(target, inter[s])
+                lp_done.add(inter[s].lp_obj)
+        except CheckError as exc:
+            fail(next(k for k in moved if sym_of[k] == s), exc)
+        checked.add(s)
+    for rtype in {entries[k][1] & mask for k in moved}:
+        try:
+            archmod.check_type(arch, rtype)
+        except CheckError as exc:
+            fail(next(k for k in moved if entries[k][1] & mask == rtype), exc)
+    offsets = [entries[k][0] for k in moved]
+    types = [entries[k][1] & 0xFFFFFFFF for k in moved]
+    bad = archmod.first_bad_site(arch, target.data, endian, offsets, types)
+    if bad is not None:
+        k = moved[bad]
+        try:
+            arch.site_check(arch, target.data, endian, offsets[bad], types[bad])
+        except CheckError as exc:
+            fail(k, exc)
 
 
 def _index_map(count: int, removed: Set[int]) -> List[int]:
