@@ -8,7 +8,8 @@ updating a list. A message is the first argument of:
 - an exception constructed in the package (a call of a name ending in
   ``Error`` or ``Exception``, raised or not), or
 - a call of a function or method whose name says it reports an error
-  (``error``, ``fail``, ``die``, ``fatal``, ``usage_error`` ...).
+  (``error``, ``fail``, ``die``, ``fatal``, ``usage_error`` ...), or
+- ``print(..., file=sys.stderr)``.
 
 The first argument may be a string, an f-string, ``"..." % args``,
 ``"...".format(...)``, or a concatenation of those. Each message becomes a
@@ -20,9 +21,9 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional, Sequence, Union
+from typing import Iterable, List, Optional, Sequence
 
 REPORTER_NAMES = frozenset({
     "error", "fail", "die", "fatal", "usage_error", "_error", "_fail",
@@ -65,12 +66,32 @@ class Template:
             pieces.append(lead + r"\s+".join(re.escape(w) for w in words)
                           + trail)
         # leading/trailing gaps are free: the documentation may write
-        # <symbol> or nothing there
-        while pieces and pieces[0] == r".+?":
+        # <symbol> or nothing there, and leave out the punctuation that
+        # separates the gap from the text ("{prog}: too many arguments")
+        def free(piece: str) -> bool:
+            return piece == r".+?" or not re.search(r"[A-Za-z0-9]",
+                                                    piece.replace(r"\s", ""))
+        lead = trail = False
+        while pieces and free(pieces[0]):
+            lead = lead or pieces[0] == r".+?"
             pieces.pop(0)
-        while pieces and pieces[-1] == r".+?":
+        while pieces and free(pieces[-1]):
+            trail = trail or pieces[-1] == r".+?"
             pieces.pop()
+        if lead and pieces:
+            pieces[0] = "(?:" + pieces[0] + "|" + _trim_punct(pieces[0], 0) + ")"
+        if trail and pieces:
+            pieces[-1] = ("(?:" + pieces[-1] + "|" + _trim_punct(pieces[-1], -1)
+                          + ")")
         return re.compile("".join(pieces), re.DOTALL)
+
+
+def _trim_punct(pattern: str, end: int) -> str:
+    """Drop the escaped punctuation and spaces at one end of a piece."""
+    token = r"(?:\\[^A-Za-z0-9]|\\s[*+]|[^A-Za-z0-9\\])"
+    if end == 0:
+        return re.sub(r"^" + token + "+", "", pattern) or pattern
+    return re.sub(token + r"+$", "", pattern) or pattern
 
 
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*\d*(?:\.\d+)?[diouxXeEfFgGcrsa%]")
@@ -134,6 +155,17 @@ def _is_message_call(name: str) -> bool:
             or name in REPORTER_NAMES)
 
 
+def _is_stderr_print(node: ast.Call) -> bool:
+    """print(..., file=sys.stderr): a message the command line prints."""
+    if _call_name(node) != "print":
+        return False
+    for kw in node.keywords:
+        if kw.arg == "file" and isinstance(kw.value, ast.Attribute) \
+                and kw.value.attr == "stderr":
+            return True
+    return False
+
+
 def _normalise(parts: Sequence) -> tuple:
     merged: list = []
     for part in parts:
@@ -154,7 +186,7 @@ def templates_in_source(source: str, filename: str = "<string>") -> List[Templat
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:
             continue
-        if not _is_message_call(_call_name(node)):
+        if not (_is_message_call(_call_name(node)) or _is_stderr_print(node)):
             continue
         parts = _parts(node.args[0])
         if parts is None:

@@ -75,6 +75,8 @@ def f(sym, sec, n):
     parser.error("--weaken takes object files")
     raise KlpError(message)
     raise KlpError(f"{sym}")
+    print(f"{PROG}: {sym}: interrupted", file=sys.stderr)
+    print(f"{PROG}: {sym}: converted", file=sys.stdout)
 '''
     found = {t.text for t in messages.templates_in_source(source)}
     assert found == {
@@ -84,11 +86,15 @@ def f(sym, sec, n):
         "<...>: not SHF_ALLOC",
         "plain message",
         "--weaken takes object files",
+        "<...>: <...>: interrupted",
     }
     tmpl = next(t for t in messages.templates_in_source(source)
                 if t.text.startswith("<...>: symbol"))
     assert tmpl.regex().search(
         "``<section>: symbol '<sym>' is too long\n  (<length> > 511)``")
+    tmpl = next(t for t in messages.templates_in_source(source)
+                if t.text.endswith("interrupted"))
+    assert tmpl.regex().search("``interrupted``")
 
 
 def test_every_converter_message_is_documented() -> None:
