@@ -1,0 +1,152 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""Build-time checks: each refused module gives exit status 1, one clear
+message naming the file, section and symbol, and writes nothing."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+
+import pytest
+
+from conftest import assemble, run, tool
+from elfcheck import Elf
+
+MODINFO = '.section .modinfo,"a"\n.asciz "livepatch=Y"\n'
+VM = '".klp.sym.rela.vmlinux.vmlinux.foo,0"'
+MOD = '".klp.sym.rela.mymod.mymod.foo,0"'
+
+CASES = {
+    "objname-too-long": (
+        MODINFO + f'.text\ncall ".klp.sym.rela.vmlinux.{"m" * 56}.foo,0"\n',
+        ["at most 55", "m" * 56]),
+    "objname-dash": (
+        MODINFO + '.text\ncall ".klp.sym.rela.my-mod.my-mod.foo,0"\n',
+        ["'my-mod'", "'_'"]),
+    "sympos-not-decimal": (
+        MODINFO + '.text\ncall ".klp.sym.rela.vmlinux.vmlinux.foo,x1"\n',
+        ["sympos", ".klp.sym.rela.vmlinux.vmlinux.foo,x1"]),
+    "sympos-missing": (
+        MODINFO + '.text\ncall ".klp.sym.rela.vmlinux.vmlinux.foo"\n',
+        ["sympos", ".klp.sym.rela.vmlinux.vmlinux.foo"]),
+    "missing-sym-obj": (
+        MODINFO + '.text\ncall ".klp.sym.rela.vmlinux"\n',
+        ["expected .klp.sym.rela.<lp-obj>", ".klp.sym.rela.vmlinux"]),
+    "symname-too-long": (
+        MODINFO + f'.text\ncall ".klp.sym.rela.vmlinux.vmlinux.{"s" * 512},0"\n',
+        ["at most 511"]),
+    "module-section-vmlinux-symbol": (
+        MODINFO + '.text\ncall ".klp.sym.rela.mymod.vmlinux.foo,0"\n',
+        ["section '.text'", ".klp.sym.rela.mymod.vmlinux.foo,0",
+         "invalid access to vmlinux symbol"]),
+    "vmlinux-section-module-symbol": (
+        MODINFO + '.text\ncall ".klp.sym.rela.vmlinux.mymod.foo,0"\n',
+        ["section '.text'", ".klp.sym.rela.vmlinux.mymod.foo,0", "lp-obj 'mymod'"]),
+    "module-static-key": (
+        MODINFO + f'.section __jump_table,"aw"\n.quad 0\n.quad 0\n.quad {MOD}\n',
+        ["section '__jump_table' offset 0x10", ".klp.sym.rela.mymod.mymod.foo,0",
+         "special section"]),
+    "module-ex-table": (
+        MODINFO + f'.section __ex_table,"a"\n.long 0\n.long {MOD} - .\n',
+        ["section '__ex_table'", "special section"]),
+    "module-orc": (
+        MODINFO + f'.section .orc_unwind_ip,"a"\n.long {MOD} - .\n',
+        ["section '.orc_unwind_ip'", "special section"]),
+    "module-init-section": (
+        MODINFO + f'.section .init.text,"ax"\ncall {MOD}\n',
+        ["section '.init.text'", "init section", ".klp.sym.rela.mymod.mymod.foo,0"]),
+    "target-not-alloc": (
+        MODINFO + f'.section .note.mine,""\n.quad {VM}\n',
+        ["section '.note.mine'", "not SHF_ALLOC", ".klp.sym.rela.vmlinux.vmlinux.foo,0"]),
+    "nonzero-site": (
+        MODINFO + f'.data\n.quad 0x1234\n.reloc 0, R_X86_64_64, {VM}\n',
+        ["section '.data' offset 0x0", "R_X86_64_64", "not zero"]),
+    "unsupported-type": (
+        MODINFO + f'.text\n.long 0\n.reloc 0, R_X86_64_GOTPCREL, {VM}\n',
+        ["R_X86_64_GOTPCREL", "not supported", "section '.text' offset 0x0"]),
+    "missing-livepatch-modinfo": (
+        f'.section .modinfo,"a"\n.asciz "license=GPL"\n.text\ncall {VM}\n',
+        ["livepatch=Y"]),
+    "unknown-klp-symbol": (
+        MODINFO + '.text\ncall ".klp.sym.vmlinux.foo,0"\n',
+        [".klp.sym.vmlinux.foo,0", "not an intermediate klp symbol"]),
+    "defined-intermediate": (
+        MODINFO + f'.text\n.globl {VM}\n{VM}:\nret\n',
+        [".klp.sym.rela.vmlinux.vmlinux.foo,0", "is defined"]),
+}
+
+
+def _expect_refused(path, tmp_path, capsys, words):
+    before = path.read_bytes()
+    mtime = os.stat(path).st_mtime_ns
+    out = tmp_path / "out.ko"
+    status, _o, err = run([path, out], capsys)
+    assert status == 1, err
+    assert err.startswith(f"klp-convert: {path}: "), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    for w in words:
+        assert w in err, f"{w!r} not in {err!r}"
+    assert not out.exists()
+    status, _o, err2 = run([path], capsys)
+    assert status == 1 and err2 == err
+    assert path.read_bytes() == before and os.stat(path).st_mtime_ns == mtime
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".klp.tmp")]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_refused(case, tmp_path, capsys):
+    asm, words = CASES[case]
+    _expect_refused(assemble(asm, tmp_path / f"{case}.o"), tmp_path, capsys, words)
+
+
+def test_signed_module(tmp_path, capsys):
+    path = assemble(MODINFO + f".text\ncall {VM}\n", tmp_path / "signed.ko")
+    with open(path, "ab") as f:
+        f.write(b"\0" * 40 + b"~Module signature appended~\n")
+    _expect_refused(path, tmp_path, capsys, ["signature"])
+
+
+def test_sht_rel(tmp_path, capsys):
+    """Rewrite the only .rela section of an object as SHT_REL."""
+    path = assemble(MODINFO + f".text\ncall {VM}\n", tmp_path / "rel.o")
+    raw = bytearray(path.read_bytes())
+    elf = Elf(bytes(raw))
+    rel = elf.by_name(".rela.text")
+    shoff = struct.unpack_from("<Q", raw, 0x28)[0]
+    hdr = shoff + 64 * rel.index
+    sh_offset = struct.unpack_from("<Q", raw, hdr + 24)[0]
+    struct.pack_into("<I", raw, hdr + 4, 9)              # sh_type = SHT_REL
+    struct.pack_into("<Q", raw, hdr + 32, 16)            # sh_size
+    struct.pack_into("<Q", raw, hdr + 56, 16)            # sh_entsize
+    off, info, _a = struct.unpack_from("<QQq", raw, sh_offset)
+    struct.pack_into("<QQ", raw, sh_offset, off, info)
+    path.write_bytes(bytes(raw))
+    _expect_refused(path, tmp_path, capsys, ["SHT_REL", "'.rela.text'",
+                                             ".klp.sym.rela.vmlinux.vmlinux.foo,0"])
+
+
+def _ppc_object(asm, path):
+    src = path.with_suffix(".s")
+    src.write_text(asm)
+    obj = path.with_suffix(".tmp.o")
+    subprocess.run([tool("ppc64le", "as"), "-a64", "-mpower8", str(src), "-o", str(obj)],
+                   check=True)
+    subprocess.run([tool("ppc64le", "ld"), "-r", str(obj), "-o", str(path)], check=True)
+    return path
+
+
+def test_ppc64_call_without_nop(tmp_path, capsys):
+    path = _ppc_object(MODINFO + f".text\nbl {VM}\nblr\n", tmp_path / "nonop.o")
+    _expect_refused(path, tmp_path, capsys, ["R_PPC64_REL24", "not followed by a nop"])
+
+
+def test_ppc64_toc16(tmp_path, capsys):
+    path = _ppc_object(MODINFO + f".text\naddis 3,2,{VM}@toc@ha\nblr\n",
+                       tmp_path / "toc16.o")
+    _expect_refused(path, tmp_path, capsys, ["R_PPC64_TOC16_HA", "overflow"])
+
+
+def test_ppc64_call_with_nop_converts(tmp_path, capsys):
+    path = _ppc_object(MODINFO + f".text\nbl {VM}\nnop\nblr\n", tmp_path / "ok.o")
+    assert run([path, tmp_path / "ok.ko"], capsys)[0] == 0
