@@ -52,6 +52,14 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _say(path: str, what: object, err: bool = True) -> None:
+    """One "klp-convert: <file>: <what>" line; names from a damaged file
+    may hold bytes that are not UTF-8: show them escaped."""
+    line = f"{PROG}: {path}: {what}".encode("utf-8", "backslashreplace")
+    stream = sys.stderr if err else sys.stdout
+    stream.write(line.decode("utf-8") + "\n")
+
+
 def _read(path: str) -> bytes:
     with open(path, "rb") as f:
         return f.read()
@@ -65,7 +73,7 @@ def _convert_bytes(raw: bytes, want_moves: bool = False):
     except KlpError:
         raise
     except (struct.error, IndexError, ValueError, OverflowError,
-            UnicodeError, KeyError) as exc:
+            UnicodeError, KeyError, MemoryError) as exc:
         raise ElfFormatError(f"malformed ELF file ({type(exc).__name__}: "
                              f"{exc})") from None
 
@@ -77,7 +85,7 @@ def _weaken_bytes(raw: bytes):
     except KlpError:
         raise
     except (struct.error, IndexError, ValueError, OverflowError,
-            UnicodeError, KeyError) as exc:
+            UnicodeError, KeyError, MemoryError) as exc:
         raise ElfFormatError(f"malformed ELF file ({type(exc).__name__}: "
                              f"{exc})") from None
 
@@ -92,7 +100,8 @@ def _print_table(path: str, moves) -> None:
              m.final) for m in moves]
     widths = [max(len(r[c]) for r in rows + [head]) for c in range(5)]
     for r in [head] + rows:
-        print("  ".join(r[c].ljust(widths[c]) for c in range(5)) + "  " + r[5])
+        line = "  ".join(r[c].ljust(widths[c]) for c in range(5)) + "  " + r[5]
+        print(line.encode("utf-8", "backslashreplace").decode("utf-8"))
 
 
 def _do_weaken(paths: Sequence[str], args) -> int:
@@ -107,10 +116,10 @@ def _do_weaken(paths: Sequence[str], args) -> int:
                 print(f"{PROG}: {path}: {count} intermediate symbols"
                       f"{' weakened' if out is not None else ' (already weak)'}")
         except KlpError as exc:
-            print(f"{PROG}: {path}: {exc}", file=sys.stderr)
+            _say(path, exc)
             status = EXIT_ERROR
         except OSError as exc:
-            print(f"{PROG}: {path}: {exc.strerror or exc}", file=sys.stderr)
+            _say(path, exc.strerror or exc)
             status = EXIT_ERROR
     return status
 
@@ -141,9 +150,9 @@ def _do_convert(inp: str, out: str, args) -> int:
                   f"{len(res.dropped)} empty relocation sections")
         return EXIT_OK
     except KlpError as exc:
-        print(f"{PROG}: {path}: {exc}", file=sys.stderr)
+        _say(path, exc)
     except OSError as exc:
-        print(f"{PROG}: {path}: {exc.strerror or exc}", file=sys.stderr)
+        _say(path, exc.strerror or exc)
     return EXIT_ERROR
 
 

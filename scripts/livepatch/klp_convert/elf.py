@@ -45,6 +45,9 @@ STT_SECTION = 3
 
 ET_REL = 1
 
+# Larger alignments only come from corrupted headers (a page is 4 KiB).
+MAX_ALIGN = 1 << 20
+
 EHDR_FMT = "16sHHIQQQIHHHHHH"
 SHDR_FMT = "IIQQQQIIQQ"
 SYM_FMT = "IBBHQQ"
@@ -131,7 +134,10 @@ class ElfFile:
         sections: List[Section] = []
         for i, hdr in enumerate(struct.iter_unpack(
                 self.endian + SHDR_FMT, raw[shoff:shoff + shnum * SHDR_SIZE])):
-            sh_type, offset, size = hdr[1], hdr[4], hdr[5]
+            sh_type, offset, size, align = hdr[1], hdr[4], hdr[5], hdr[8]
+            if align & (align - 1) or align > MAX_ALIGN:
+                raise ElfFormatError(f"section [{i}]: alignment {align} is not "
+                                     f"a power of two up to {MAX_ALIGN}")
             if i == 0 or sh_type in (SHT_NOBITS, SHT_NULL):
                 data = b""
             else:

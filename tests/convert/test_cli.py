@@ -1,0 +1,101 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The command line: usage, --list, exit codes, atomic writes, the
+launcher and the installed console script."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import LIVEPATCH, TOP, run
+
+LAUNCHER = LIVEPATCH / "klp-convert"
+
+
+def test_usage_errors(capsys):
+    assert run([], capsys)[0] == 2
+    status, _o, err = run(["a", "b", "c"], capsys)
+    assert status == 2 and "too many arguments" in err
+    assert run(["--bogus", "x"], capsys)[0] == 2
+    assert run(["--list", "--weaken", "x"], capsys)[0] == 2
+
+
+def test_missing_file(tmp_path, capsys):
+    status, _o, err = run([tmp_path / "nope.ko"], capsys)
+    assert status == 1
+    assert err == f"klp-convert: {tmp_path / 'nope.ko'}: No such file or directory\n"
+
+
+def test_not_elf(tmp_path, capsys):
+    p = tmp_path / "x.ko"
+    p.write_text("hello")
+    status, _o, err = run([p], capsys)
+    assert (status, err) == (1, f"klp-convert: {p}: not an ELF file\n")
+
+
+def test_list_writes_nothing(fixture_obj, tmp_path, capsys):
+    src = fixture_obj("lp_basic.c")
+    before = src.read_bytes()
+    status, out, err = run(["--list", src], capsys)
+    assert status == 0 and not err
+    lines = out.splitlines()
+    assert lines[0].split() == ["SECTION", "OFFSET", "TYPE", "INTERMEDIATE",
+                                "SYMBOL", "LP-OBJ", "FINAL", "SYMBOL"]
+    row = next(line.split() for line in lines if "mod_var" in line)
+    assert row[0] == ".text.use_data" and row[2] == "R_X86_64_PC32"
+    assert row[3:] == [".klp.sym.rela.test_mod.test_mod.mod_var,0", "test_mod",
+                       ".klp.sym.test_mod.mod_var,0"]
+    assert src.read_bytes() == before
+    assert sorted(os.listdir(tmp_path)) == [src.name]
+    status, out, _e = run(["--dry-run", src], capsys)
+    assert status == 0 and len(out.splitlines()) == len(lines)
+
+
+def test_verbose_summary(fixture_obj, tmp_path, capsys):
+    status, out, _e = run(["-v", fixture_obj("lp_basic.c"), tmp_path / "o.ko"], capsys)
+    assert status == 0
+    assert "converted 8 symbols (1 merged)" in out and ".klp.rela sections" in out
+
+
+def test_failure_mid_write_leaves_nothing(fixture_obj, tmp_path, monkeypatch, capsys):
+    src = fixture_obj("lp_basic.c")
+    before = src.read_bytes()
+
+    def broken_replace(a, b):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(os, "replace", broken_replace)
+    out = tmp_path / "o.ko"
+    status, _o, err = run([src, out], capsys)
+    assert status == 1 and "No space left on device" in err
+    assert not out.exists()
+    status, _o, _e = run([src], capsys)
+    assert status == 1 and src.read_bytes() == before
+    assert not [p for p in os.listdir(tmp_path) if ".klp.tmp" in p]
+
+
+def test_launcher_with_plain_python(fixture_obj, tmp_path):
+    src = fixture_obj("lp_basic.c")
+    r = subprocess.run([sys.executable, str(LAUNCHER), str(src), str(tmp_path / "o.ko")],
+                       capture_output=True, text=True, cwd="/")
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([str(LAUNCHER), "--bogus"], capture_output=True, text=True)
+    assert r.returncode == 2
+
+
+def test_console_script(fixture_obj, tmp_path):
+    """`pip install` of the project gives a working klp-convert command."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+                   check=True)
+    r = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
+                        "--no-deps", "--no-build-isolation", str(TOP)],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+    src = fixture_obj("lp_basic.c")
+    r = subprocess.run([str(venv / "bin" / "klp-convert"), "-v", str(src),
+                        str(tmp_path / "o.ko")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "converted 8 symbols" in r.stdout
