@@ -35,7 +35,7 @@ MINI_MEMBERS = [
 
 SUBJECTS = {
     "tool": "livepatch: add klp-convert",
-    "kbuild": "kbuild: run klp-convert",
+    "kbuild": "kbuild: convert livepatch modules",
     "sample": "livepatch/samples: add a sample",
     "selftests": "selftests/livepatch: add klp-convert tests",
     "docs": "docs: livepatch: document klp-convert",
@@ -129,6 +129,8 @@ def check_series(ksrc: Path, out: Path, env: Dict[str, str],
                       re.MULTILINE)
         assert m, path.name
         subjects.append(" ".join(m.group(1).split()))
+        # short enough for one Subject: line with the [PATCH n/m] prefix
+        assert len(subjects[-1]) <= 62, subjects[-1]
         assert f"Signed-off-by: {expected_identity(env)}" in text, path.name
         # kernel-style: no line of the commit message over 75 columns
         message = text.split("\n\n", 1)[1].split("\n---\n", 1)[0]
