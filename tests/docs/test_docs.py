@@ -99,7 +99,7 @@ def f(sym, sec, n):
 
 def test_every_converter_message_is_documented() -> None:
     if not any(PACKAGE.rglob("*.py")):
-        pytest.skip("klp_convert package not present yet")
+        pytest.fail("klp_convert package is missing")
     templates = messages.package_templates(PACKAGE)
     assert templates, "no messages found in the klp_convert sources"
     missing = messages.undocumented(templates, _error_section())
@@ -111,7 +111,7 @@ def test_documented_messages_exist() -> None:
     """No stale entries: every message listed in the error section still
     exists in the converter."""
     if not any(PACKAGE.rglob("*.py")):
-        pytest.skip("klp_convert package not present yet")
+        pytest.fail("klp_convert package is missing")
     templates = messages.package_templates(PACKAGE)
     section = _error_section()
     listed = re.findall(r"^``(.+?)``\s*$", section, re.MULTILINE)

@@ -75,7 +75,7 @@ def git_env(tmp_path_factory) -> Dict[str, str]:
 
 def extract(dest: Path, members: List[str]) -> Path:
     if not TARBALL.exists():
-        pytest.skip(f"{TARBALL} not installed (apt install linux-source-6.1)")
+        pytest.fail(f"{TARBALL} not installed (tests/run installs linux-source-6.1)")
     subprocess.run(["tar", "-xJf", str(TARBALL), "-C", str(dest),
                     "--wildcards", *[f"{PREFIX}/{m}" for m in members]],
                    check=True)
