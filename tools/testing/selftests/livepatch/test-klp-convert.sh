@@ -11,6 +11,11 @@ MOD_TARGET=test_klp_convert_mod
 
 setup_config
 
+# test_klp_convert1 resolves the 2nd "c_start" of vmlinux (three in Debian's
+# 6.1): say so clearly if this kernel has fewer.
+[ -n "$(kallsyms_addr vmlinux c_start 2)" ] ||
+	die "vmlinux has fewer than two 'c_start' symbols: give test_klp_convert1 another vmlinux homonym for this kernel"
+
 
 # - load a livepatch that reads non-exported vmlinux data (saved_command_line)
 #   and calls a non-exported vmlinux function (kallsyms_lookup_name), both
