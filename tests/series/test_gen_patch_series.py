@@ -249,9 +249,9 @@ def test_series_on_full_linux_source_6_1(tmp_path, git_env) -> None:
     make M=samples/livepatch after every patch)."""
     root = extract(tmp_path, ["*"])
     out = tmp_path / "series"
-    extra = []
-    if DEBIAN_CONFIG.exists():
-        extra = ["--build-check", "--config", str(DEBIAN_CONFIG)]
+    if not DEBIAN_CONFIG.exists():
+        pytest.fail(f"{DEBIAN_CONFIG} missing: tests/run installs linux-config-6.1")
+    extra = ["--build-check", "--config", str(DEBIAN_CONFIG)]
     proc = run_generator(root, out, git_env, *extra)
     if extra:
         builds = re.findall(r"^gen-patch-series: build: (\w+): ", proc.stderr,
