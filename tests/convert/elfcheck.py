@@ -117,15 +117,23 @@ def _write(buf: bytearray, off: int, rtype: int, s: int, a: int, p: int,
         raise AssertionError(f"Invalid relocation target, existing value is "
                              f"nonzero at {off:#x}")
     val = s + a - (p if rtype in (2, 4, 24) else 0)
+    # arch/x86/kernel/module.c: overflow checks of R_X86_64_32 and 32S
+    if rtype == 10 and val != val & 0xFFFFFFFF:
+        raise AssertionError(f"overflow in relocation type 10 at {off:#x}")
+    if rtype == 11 and not -(1 << 31) <= (val if val < 1 << 63 else val - (1 << 64)) < 1 << 31:
+        raise AssertionError(f"overflow in relocation type 11 at {off:#x}")
     buf[off:off + width] = (val & ((1 << (8 * width)) - 1)).to_bytes(width, "little")
 
 
-def _symbol_value(elf: Elf, sym: Sym) -> int:
+def _symbol_value(elf: Elf, sym: Sym, secaddr=None) -> int:
+    secaddr = secaddr or section_address
     if sym.shndx == 0:
         return fake_address("exported", sym.name)
+    if sym.shndx == 0xFFF1:                     # SHN_ABS
+        return sym.value
     if sym.shndx >= 0xFF00:
         raise AssertionError(f"unexpected special symbol {sym.name}")
-    return section_address(elf.sections[sym.shndx].name) + sym.value
+    return secaddr(elf.sections[sym.shndx].name) + sym.value
 
 
 def apply_unconverted(elf: Elf) -> Dict[str, bytes]:
@@ -147,9 +155,11 @@ def apply_unconverted(elf: Elf) -> Dict[str, bytes]:
     return {k: bytes(v) for k, v in out.items()}
 
 
-def apply_module(elf: Elf) -> Dict[str, bytes]:
+def apply_module(elf: Elf, secaddr=None) -> Dict[str, bytes]:
     """The kernel's view of a converted module: normal relocations at module
-    load, klp relocations after klp_resolve_symbols()."""
+    load, klp relocations after klp_resolve_symbols().  @secaddr maps a
+    section name to its load address (default: section_address)."""
+    secaddr = secaddr or section_address
     out = {s.name: bytearray(s.data) for s in elf.sections
            if s.flags & SHF_ALLOC and s.type not in (SHT_RELA, SHT_REL)}
     resolved: Dict[int, int] = {}
@@ -175,9 +185,9 @@ def apply_module(elf: Elf) -> Dict[str, bytes]:
                 else:
                     assert sym.shndx != SHN_LIVEPATCH, (
                         f"{rs.name} references livepatch symbol {sym.name}")
-                    s = _symbol_value(elf, sym)
+                    s = _symbol_value(elf, sym, secaddr)
                 _write(out[target.name], off, rtype, s, add,
-                       section_address(target.name) + off, is_klp)
+                       secaddr(target.name) + off, is_klp)
     return {k: bytes(v) for k, v in out.items()}
 
 
