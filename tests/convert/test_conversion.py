@@ -180,3 +180,45 @@ def test_already_converted_passes_through(fixture_obj, tmp_path):
                          capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     assert out.read_bytes() == data
+
+
+def test_more_records(fixture_obj, tmp_path):
+    """lp_more.c: a weak intermediate symbol becomes a GLOBAL livepatch
+    symbol; one final name reached through two lp-objs is one symbol used
+    by two .klp.rela sections; .rodata and .data targets; a dotted name in
+    a module lp-obj."""
+    src = fixture_obj("lp_more.c")
+    out = convert(src, tmp_path)
+    elf = Elf(out.read_bytes())
+    check_structure(elf)
+    check_accepted(out)
+    assert apply_module(elf) == apply_unconverted(Elf(src.read_bytes()))
+    klp = [s for s in elf.symbols if s.shndx == SHN_LIVEPATCH]
+    assert sorted(s.name for s in klp) == sorted({
+        ".klp.sym.vmlinux.weak_var,0", ".klp.sym.vmlinux.table,3",
+        ".klp.sym.target_mod.gamma,1", ".klp.sym.mymod.bar.isra.0,0",
+        ".klp.sym.vmlinux.baz.cold,1"})
+    assert all(s.bind == 1 and s.value == 0 and s.size == 0 for s in klp)
+    secs = {s.name: s for s in elf.sections}
+    for name in (".klp.rela.target_mod..text.use_gamma",
+                 ".klp.rela.other_mod..text.use_gamma",
+                 ".klp.rela.vmlinux..rodata.ro_table",
+                 ".klp.rela.target_mod..rodata.ro_table",
+                 ".klp.rela.vmlinux..data.data_ptrs",
+                 ".klp.rela.mymod..text.use_mod"):
+        assert name in secs, name
+    gamma = [s.index for s in elf.sections
+             if s.name.endswith("..text.use_gamma")]
+    users = {elf.symbols[si].name for rs in gamma
+             for _o, si, _t, _a in elf.relas(elf.sections[rs])}
+    assert users == {".klp.sym.target_mod.gamma,1"}
+    # jiffies and printk stay ordinary relocations
+    rest = {elf.symbols[si].name for rs in elf.rel_sections()
+            if not rs.name.startswith(".klp.") for _o, si, _t, _a in elf.relas(rs)}
+    assert {"jiffies", "printk"} <= rest
+    # weakening first gives the same result
+    weak = tmp_path / "weak.o"
+    weak.write_bytes(src.read_bytes())
+    assert run(["--weaken", weak]) == (0, "", "")
+    assert run([weak, tmp_path / "weak.ko"]) == (0, "", "")
+    assert (tmp_path / "weak.ko").read_bytes() == out.read_bytes()
