@@ -150,3 +150,96 @@ def test_ppc64_toc16(tmp_path, capsys):
 def test_ppc64_call_with_nop_converts(tmp_path, capsys):
     path = _ppc_object(MODINFO + f".text\nbl {VM}\nnop\nblr\n", tmp_path / "ok.o")
     assert run([path, tmp_path / "ok.ko"], capsys)[0] == 0
+
+
+SPECIAL = ["__jump_table", ".static_call_sites", ".altinstructions",
+           ".parainstructions", ".smp_locks", "__bug_table", "__ex_table",
+           ".orc_unwind", ".orc_unwind_ip", ".retpoline_sites", ".return_sites"]
+
+
+@pytest.mark.parametrize("section", SPECIAL)
+def test_special_section_module_symbol(section, tmp_path, capsys):
+    """Module-specific klp relocations are applied late: not in the special
+    sections the loader has already processed."""
+    asm = MODINFO + f'.section {section},"a"\n.long 0\n.long {MOD} - .\n'
+    path = assemble(asm, tmp_path / "special.o")
+    _expect_refused(path, tmp_path, capsys, [f"section '{section}'",
+                                             ".klp.sym.rela.mymod.mymod.foo,0"])
+
+
+@pytest.mark.parametrize("section", SPECIAL + [".init.text", ".init.data"])
+def test_special_section_vmlinux_symbol_is_fine(section, tmp_path, capsys):
+    """vmlinux klp relocations are applied when the patch module loads
+    (since 5.8): special and .init sections may use them."""
+    asm = MODINFO + f'.section {section},"a"\n.long 0\n.long {VM} - .\n'
+    path = assemble(asm, tmp_path / "special.o")
+    out = tmp_path / "special.ko"
+    status, _o, err = run([path, out], capsys)
+    assert status == 0, err
+    elf = Elf(out.read_bytes())
+    assert f".klp.rela.vmlinux.{section}" in {s.name for s in elf.sections}
+
+
+@pytest.mark.parametrize("section", [".init.data", ".init.rodata", ".init.text.x"])
+def test_module_init_sections(section, tmp_path, capsys):
+    asm = MODINFO + f'.section {section},"a"\n.quad {MOD}\n'
+    path = assemble(asm, tmp_path / "init.o")
+    _expect_refused(path, tmp_path, capsys, [f"section '{section}'",
+                                             ".klp.sym.rela.mymod.mymod.foo,0"])
+
+
+@pytest.mark.parametrize("rtype,width", [("R_X86_64_64", 8), ("R_X86_64_32", 4),
+                                         ("R_X86_64_32S", 4), ("R_X86_64_PC32", 4),
+                                         ("R_X86_64_PLT32", 4), ("R_X86_64_PC64", 8)])
+def test_nonzero_site_every_type(rtype, width, tmp_path, capsys):
+    asm = MODINFO + f'.data\n.quad 0x0101010101010101\n.reloc 0, {rtype}, {VM}\n'
+    path = assemble(asm, tmp_path / "nz.o")
+    _expect_refused(path, tmp_path, capsys, ["section '.data' offset 0x0", rtype,
+                                             ".klp.sym.rela.vmlinux.vmlinux.foo,0"])
+
+
+@pytest.mark.parametrize("rtype", ["R_X86_64_GOTPCREL", "R_X86_64_GOTPCRELX",
+                                   "R_X86_64_TPOFF32", "R_X86_64_16", "R_X86_64_8",
+                                   "R_X86_64_COPY", "R_X86_64_GOT32"])
+def test_unsupported_types(rtype, tmp_path, capsys):
+    asm = MODINFO + f'.data\n.quad 0\n.reloc 0, {rtype}, {VM}\n'
+    path = assemble(asm, tmp_path / "ty.o")
+    # the converter names types it knows and gives the number of others
+    name = {"R_X86_64_GOTPCRELX": "41"}.get(rtype, rtype)
+    _expect_refused(path, tmp_path, capsys, [name, "section '.data' offset 0x0",
+                                             ".klp.sym.rela.vmlinux.vmlinux.foo,0"])
+
+
+@pytest.mark.parametrize("name,word", [
+    (".klp.sym.rela.vmlinux.vmlinux.foo,-1", "sympos"),
+    (".klp.sym.rela.vmlinux.vmlinux.foo,1x", "sympos"),
+    (".klp.sym.rela.vmlinux.vmlinux.,0", ".klp.sym.rela.vmlinux.vmlinux.,0"),
+    (".klp.sym.rela..vmlinux.foo,0", ".klp.sym.rela..vmlinux.foo,0"),
+    (".klp.sym.rela.vmlinux.vmlinux.a,b,0", ".klp.sym.rela.vmlinux.vmlinux.a,b,0"),
+    (".klp.sym.rela.vmlinux.vmlinux.foo,", ".klp.sym.rela.vmlinux.vmlinux.foo,"),
+    (".klp.sym.foo", ".klp.sym.foo"),
+])
+def test_malformed_names(name, word, tmp_path, capsys):
+    path = assemble(MODINFO + f'.text\ncall "{name}"\n', tmp_path / "bad.o")
+    _expect_refused(path, tmp_path, capsys, [word])
+
+
+def test_weaken_refuses_malformed(tmp_path, capsys):
+    path = assemble(MODINFO + '.text\ncall ".klp.sym.rela.vmlinux.vmlinux.foo,x"\n',
+                    tmp_path / "bad.o")
+    before = path.read_bytes()
+    status, _o, err = run(["--weaken", path], capsys)
+    assert status == 1 and err.startswith(f"klp-convert: {path}: ")
+    assert ".klp.sym.rela.vmlinux.vmlinux.foo,x" in err
+    assert path.read_bytes() == before
+
+
+def test_limits_exactly_accepted(tmp_path, capsys):
+    """55-character object names and 511-character symbol names load."""
+    obj, sym = "o" * 55, "s" * 511
+    path = assemble(MODINFO + f'.text\ncall ".klp.sym.rela.{obj}.{obj}.{sym},0"\n',
+                    tmp_path / "limits.o")
+    out = tmp_path / "limits.ko"
+    status, _o, err = run([path, out], capsys)
+    assert status == 0, err
+    assert f".klp.sym.{obj}.{sym},0" in {s.name for s in Elf(out.read_bytes()).symbols}
