@@ -23,9 +23,17 @@ PLAIN_SYMS = ["printk", "local_fn", "jiffies"]
 
 symbol = st.sampled_from(KLP_SYMS + PLAIN_SYMS)
 
+TEXT_FORMS = ["call {s}", "movq {s}(%rip), %rax", "movq ${s}, %rax",
+              "movq ${s}+{a}, %rax", "leaq {s}+{a}(%rip), %rdi", "jmp {s}"]
+DATA_FORMS = [".quad {s}", ".long {s} - .", ".quad {s}+{a}", ".quad {s} - .",
+              ".long {s}+{a} - ."]
+
+# (form index, symbol, addend)
+item = st.tuples(st.integers(0, 5), symbol, st.integers(0, 64).map(lambda a: a * 8))
+
 section = st.tuples(
     st.sampled_from(["text", "data", "rodata"]),
-    st.lists(st.tuples(st.booleans(), symbol), min_size=1, max_size=8))
+    st.lists(item, min_size=1, max_size=8))
 
 
 def render(sections) -> str:
@@ -35,12 +43,10 @@ def render(sections) -> str:
         flags = {"text": '"ax",@progbits', "data": '"aw",@progbits',
                  "rodata": '"a",@progbits'}[kind]
         out.append(f".section .{kind}.s{n},{flags}")
-        for first, sym in items:
-            if kind == "text":
-                tmpl = "call {s}" if first else "movq {s}(%rip), %rax"
-            else:
-                tmpl = ".quad {s}" if first else ".long {s} - ."
-            out.append("\t" + tmpl.format(s=sym))
+        for form, sym, addend in items:
+            forms = TEXT_FORMS if kind == "text" else DATA_FORMS
+            tmpl = forms[form % len(forms)]
+            out.append("\t" + tmpl.format(s=sym, a=addend))
     return "\n".join(out) + "\n"
 
 
@@ -61,3 +67,34 @@ def test_random_modules(sections):
         again = tmp / "again.ko"
         assert run([out, again]) == (0, "", "")
         assert again.read_bytes() == out.read_bytes()
+        # in place gives the same bytes as INPUT OUTPUT
+        assert run([src]) == (0, "", "")
+        assert src.read_bytes() == out.read_bytes()
+
+
+@settings(max_examples=25, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(st.lists(section, min_size=1, max_size=4),
+       st.sampled_from(KLP_SYMS), st.integers(1, 255))
+def test_random_modules_with_a_bad_site(sections, sym, byte):
+    """A klp relocation on a nonzero site anywhere: a clean refusal naming
+    the section, nothing written."""
+    asm = render(sections) + (f'.section .data.bad,"aw",@progbits\n'
+                              f'.byte {byte}, 0, 0, 0, 0, 0, 0, 0\n'
+                              f'.reloc .data.bad, R_X86_64_64, {sym}\n')
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        src = assemble(asm, tmp / "m.o")
+        before = src.read_bytes()
+        out = tmp / "m.ko"
+        import contextlib
+        import io
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = run([src, out])[0]
+        assert status == 1
+        assert err.getvalue().startswith(f"klp-convert: {src}: ")
+        assert "'.data.bad'" in err.getvalue()
+        assert not out.exists() and src.read_bytes() == before
+        assert sorted(p.name for p in tmp.iterdir()) == ["m.o", "m.s"]
