@@ -11,7 +11,7 @@ import argparse
 import os
 import struct
 import sys
-from typing import List, Optional, Sequence
+from typing import Callable, List, Optional, Sequence
 
 from .errors import ElfFormatError, KlpError
 
@@ -65,29 +65,31 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
+# What malformed input can raise below the ELF reader's own checks.
+_MALFORMED = (struct.error, IndexError, ValueError, OverflowError,
+              UnicodeError, KeyError, MemoryError)
+
+
+def _guarded(func: Callable, *args):
+    """Run a conversion step; malformed input becomes an ElfFormatError."""
+    try:
+        return func(*args)
+    except KlpError:
+        raise
+    except _MALFORMED as exc:
+        raise ElfFormatError(f"malformed ELF file ({type(exc).__name__}: "
+                             f"{exc})") from None
+
+
 def _convert_bytes(raw: bytes, want_moves: bool = False):
     # Deferred imports keep "klp-convert --help" and usage errors fast.
     from .convert import convert
-    try:
-        return convert(raw, want_moves)
-    except KlpError:
-        raise
-    except (struct.error, IndexError, ValueError, OverflowError,
-            UnicodeError, KeyError, MemoryError) as exc:
-        raise ElfFormatError(f"malformed ELF file ({type(exc).__name__}: "
-                             f"{exc})") from None
+    return _guarded(convert, raw, want_moves)
 
 
 def _weaken_bytes(raw: bytes):
     from .convert import weaken
-    try:
-        return weaken(raw)
-    except KlpError:
-        raise
-    except (struct.error, IndexError, ValueError, OverflowError,
-            UnicodeError, KeyError, MemoryError) as exc:
-        raise ElfFormatError(f"malformed ELF file ({type(exc).__name__}: "
-                             f"{exc})") from None
+    return _guarded(weaken, raw)
 
 
 def _print_table(path: str, moves) -> None:
