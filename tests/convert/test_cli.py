@@ -87,11 +87,21 @@ def test_launcher_with_plain_python(fixture_obj, tmp_path):
 
 def test_console_script(fixture_obj, tmp_path):
     """`pip install` of the project gives a working klp-convert command."""
+    # build from a copy: setuptools writes build/ and *.egg-info beside the
+    # sources, which must not touch the checkout (or race other tests)
+    import shutil
+    proj = tmp_path / "proj"
+    for name in ("setup.cfg", "pyproject.toml", "README.md"):
+        (proj / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(TOP / name, proj / name)
+    shutil.copytree(TOP / "scripts" / "livepatch" / "klp_convert",
+                    proj / "scripts" / "livepatch" / "klp_convert",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
                    check=True)
     r = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "--no-deps", "--no-build-isolation", str(TOP)],
+                        "--no-deps", "--no-build-isolation", str(proj)],
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
     src = fixture_obj("lp_basic.c")
