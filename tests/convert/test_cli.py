@@ -183,17 +183,18 @@ def test_failure_during_write_leaves_no_temp(victim, fixture_obj, tmp_path,
 
 
 def test_in_place_through_symlink(fixture_obj, tmp_path, capsys):
-    """In place through a symbolic link converts the file it points to and
-    keeps the link (like the kernel's own scripts/sign-file, which writes
-    through the path).  Renaming the temporary file over the link instead
-    would leave the real module unconverted: resolve the path first."""
+    """In place through a symbolic link: like scripts/sign-file (temporary
+    file renamed over the path), the link is replaced by the converted
+    module and the file it pointed to is left untouched."""
     src = fixture_obj("lp_basic.c")
+    before = src.read_bytes()
     ref = tmp_path / "ref.ko"
     assert run([src, ref], capsys)[0] == 0
     link = tmp_path / "link.ko"
     link.symlink_to(src.name)
     assert run([link], capsys)[0] == 0
-    assert link.is_symlink() and src.read_bytes() == ref.read_bytes()
+    assert not link.is_symlink() and link.read_bytes() == ref.read_bytes()
+    assert src.read_bytes() == before
 
 
 def test_launcher_help_is_fast_and_lean(tmp_path):
