@@ -198,8 +198,16 @@ def check_structure(elf: Elf) -> None:
     assert all(s.bind == 0 for s in elf.symbols[:nlocal]), "local after global"
     assert all(s.bind != 0 for s in elf.symbols[nlocal:]), "sh_info of .symtab"
     assert elf.strtab[:1] == b"\0" and elf.strtab[-1:] == b"\0"
+    klp_names = [s.name for s in elf.symbols if s.shndx == SHN_LIVEPATCH]
+    assert len(klp_names) == len(set(klp_names)), "duplicate livepatch symbols"
+    for s in elf.sections:
+        assert s.link < len(elf.sections), f"{s.name}: sh_link out of range"
+        if s.type in (SHT_RELA, SHT_REL):
+            assert 0 < s.info < len(elf.sections) and s.link == symtab_index
+            assert s.data, f"empty relocation section {s.name} kept"
     for s in elf.symbols:
         assert not s.name.startswith(".klp.sym.rela."), f"{s.name} left"
+        assert s.shndx < len(elf.sections) or s.shndx >= 0xFF00, s.name
         if s.shndx == SHN_LIVEPATCH:
             assert FINAL_RE.match(s.name), s.name
             assert s.bind == 1 and s.value == 0
@@ -209,6 +217,8 @@ def check_structure(elf: Elf) -> None:
             assert rs.flags & (SHF_ALLOC | SHF_RELA_LIVEPATCH) == \
                 SHF_ALLOC | SHF_RELA_LIVEPATCH, rs.name
             assert rs.link == symtab_index and rs.entsize == 24
+            assert rs.align == 8 and rs.data and len(rs.data) % 24 == 0, rs.name
+            assert rs.flags & 0x40, f"{rs.name}: SHF_INFO_LINK"
             target = elf.sections[rs.info]
             lp_obj = rs.name[len(".klp.rela."):].split(".", 1)[0]
             assert rs.name == f".klp.rela.{lp_obj}.{target.name}"
