@@ -98,3 +98,82 @@ def test_random_modules_with_a_bad_site(sections, sym, byte):
         assert "'.data.bad'" in err.getvalue()
         assert not out.exists() and src.read_bytes() == before
         assert sorted(p.name for p in tmp.iterdir()) == ["m.o", "m.s"]
+
+
+# (section name, flags, refuses module-specific klp relocations)
+SECTIONS = [
+    (".text.a", '"ax",@progbits', False), (".data.b", '"aw",@progbits', False),
+    (".rodata.c", '"a",@progbits', False), ("__jump_table", '"aw",@progbits', True),
+    ("__ex_table", '"a",@progbits', True), (".altinstructions", '"a",@progbits', True),
+    (".orc_unwind_ip", '"a",@progbits', True), (".init.text", '"ax",@progbits', True),
+    (".init.data", '"aw",@progbits', True), (".debug_info", '"",@progbits', False),
+    (".note.x", '"",@note', False),
+]
+# (name, lp-obj, sym-obj)
+RULE_SYMS = [
+    ("vmlinux", "vmlinux", "alpha"), ("mod_a", "mod_a", "beta"),
+    ("mod_a", "vmlinux", "gamma"), ("vmlinux", "mod_a", "delta"),
+    ("mod_b", "mod_a", "eps"),
+]
+
+
+def _expected_error(placements) -> bool:
+    """The kernel's refusals, modelled independently of the converter."""
+    for sec, sym in placements:
+        name, _flags, special = SECTIONS[sec]
+        lp, obj, _s = RULE_SYMS[sym] if sym is not None else (None, None, None)
+        if lp is None:
+            continue
+        if lp != "vmlinux" and obj == "vmlinux":
+            return True       # module section, vmlinux symbol
+        if lp == "vmlinux" and obj != "vmlinux":
+            return True       # lp-obj vmlinux can never reach a module symbol
+        if name == ".note.x":
+            return True       # not SHF_ALLOC (and not debug info)
+        if lp != "vmlinux" and special:
+            return True       # late relocation in a special or init section
+    return False
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, len(SECTIONS) - 1),
+                          st.one_of(st.none(), st.integers(0, len(RULE_SYMS) - 1))),
+                min_size=1, max_size=6))
+def test_random_placements_follow_the_kernel_rules(placements):
+    """Intermediate symbols of every lp-obj/sym-obj combination in special,
+    .init, debug and non-allocated sections: klp-convert refuses exactly
+    the modules the kernel would refuse, cleanly; the others pass the
+    oracle."""
+    out_lines = ['.section .modinfo,"a"', '.asciz "livepatch=Y"']
+    for sec, sym in placements:
+        name, flags, _special = SECTIONS[sec]
+        out_lines.append(f".section {name},{flags}")
+        out_lines.append(".long 0")
+        if sym is None:
+            out_lines.append(".quad printk")
+        else:
+            lp, obj, s = RULE_SYMS[sym]
+            out_lines.append(f'.quad ".klp.sym.rela.{lp}.{obj}.{s},0"')
+    import contextlib
+    import io
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        src = assemble("\n".join(out_lines) + "\n", tmp / "m.o")
+        before = src.read_bytes()
+        out = tmp / "m.ko"
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = run([src, out])[0]
+        assert status == (1 if _expected_error(placements) else 0), err.getvalue()
+        assert src.read_bytes() == before
+        if status:
+            assert err.getvalue().startswith(f"klp-convert: {src}: ")
+            assert err.getvalue().count("\n") == 1
+            assert not out.exists()
+            return
+        elf = Elf(out.read_bytes())
+        check_structure(elf)
+        assert reloc_multiset(elf) == reloc_multiset(Elf(before))
+        assert apply_module(elf) == apply_unconverted(Elf(before))
