@@ -46,6 +46,11 @@ class Sym(NamedTuple):
     shndx: int
     value: int
     size: int
+    xindex: int = 0     # real section index when shndx is SHN_XINDEX
+
+    @property
+    def section(self) -> int:
+        return self.xindex if self.shndx == 0xFFFF else self.shndx
 
     @property
     def bind(self) -> int:
@@ -80,6 +85,12 @@ class Elf:
         self.symbols = [
             Sym(strtab[n:strtab.index(b"\0", n)].decode(), i, o, x, v, z)
             for n, i, o, x, v, z in struct.iter_unpack(self.e + "IBBHQQ", st.data)]
+        # SHN_XINDEX: the real index is in the SHT_SYMTAB_SHNDX section
+        xs = [s for s in self.sections if s.type == 18 and s.link == st.index]
+        if xs:
+            ext = struct.unpack(f"{self.e}{len(xs[0].data) // 4}I", xs[0].data)
+            self.symbols = [s._replace(xindex=ext[i]) if s.shndx == 0xFFFF else s
+                            for i, s in enumerate(self.symbols)]
 
     def by_name(self, name: str) -> Sec:
         return next(s for s in self.sections if s.name == name)
@@ -131,9 +142,9 @@ def _symbol_value(elf: Elf, sym: Sym, secaddr=None) -> int:
         return fake_address("exported", sym.name)
     if sym.shndx == 0xFFF1:                     # SHN_ABS
         return sym.value
-    if sym.shndx >= 0xFF00:
+    if sym.shndx >= 0xFF00 and sym.shndx != 0xFFFF:
         raise AssertionError(f"unexpected special symbol {sym.name}")
-    return secaddr(elf.sections[sym.shndx].name) + sym.value
+    return secaddr(elf.sections[sym.section].name) + sym.value
 
 
 def apply_unconverted(elf: Elf) -> Dict[str, bytes]:
@@ -207,7 +218,7 @@ def check_structure(elf: Elf) -> None:
             assert s.data, f"empty relocation section {s.name} kept"
     for s in elf.symbols:
         assert not s.name.startswith(".klp.sym.rela."), f"{s.name} left"
-        assert s.shndx < len(elf.sections) or s.shndx >= 0xFF00, s.name
+        assert s.section < len(elf.sections) or 0xFF00 <= s.section < 0xFFFF, s.name
         if s.shndx == SHN_LIVEPATCH:
             assert FINAL_RE.match(s.name), s.name
             assert s.bind == 1 and s.value == 0
