@@ -78,11 +78,20 @@ class Template:
         while pieces and free(pieces[-1]):
             trail = trail or pieces[-1] == r".+?"
             pieces.pop()
-        if lead and pieces:
-            pieces[0] = "(?:" + pieces[0] + "|" + _trim_punct(pieces[0], 0) + ")"
-        if trail and pieces:
-            pieces[-1] = ("(?:" + pieces[-1] + "|" + _trim_punct(pieces[-1], -1)
-                          + ")")
+        def variants(piece: str, first: bool, last: bool) -> str:
+            alts = [piece]
+            if first:
+                alts.append(_trim_punct(piece, 0))
+            if last:
+                alts += [_trim_punct(a, -1) for a in list(alts)]
+            alts = list(dict.fromkeys(alts))
+            return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        if pieces:
+            if len(pieces) == 1:
+                pieces[0] = variants(pieces[0], lead, trail)
+            else:
+                pieces[0] = variants(pieces[0], lead, False)
+                pieces[-1] = variants(pieces[-1], False, trail)
         return re.compile("".join(pieces), re.DOTALL)
 
 
@@ -213,3 +222,38 @@ def package_templates(package_dir: Path) -> List[Template]:
 
 def undocumented(templates: Iterable[Template], doc_text: str) -> List[Template]:
     return [t for t in templates if not t.regex().search(doc_text)]
+
+
+HELP_KEYWORDS = frozenset({"help", "description", "epilog", "metavar",
+                           "usage", "prog"})
+
+
+def long_literals(source: str, filename: str = "<string>",
+                  min_words: int = 5) -> List[Template]:
+    """Every string literal of @min_words words or more that is not a
+    docstring or argparse help: the pieces messages are made of, including
+    reasons kept in tables (``(name, why)``) and module constants."""
+    tree = ast.parse(source, filename=filename)
+    skip = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef,
+                             ast.ClassDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                skip.add(id(first.value))
+        if isinstance(node, ast.keyword) and node.arg in HELP_KEYWORDS:
+            skip.update(id(n) for n in ast.walk(node.value))
+    found = []
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Constant) and isinstance(node.value, str)
+                and id(node) not in skip
+                and len(node.value.split()) >= min_words):
+            found.append(Template((GAP, node.value, GAP), filename, node.lineno))
+    return found
+
+
+def package_literals(package_dir: Path) -> List[Template]:
+    out: List[Template] = []
+    for path in sorted(package_dir.rglob("*.py")):
+        out += long_literals(path.read_text(encoding="utf-8"), str(path))
+    return out

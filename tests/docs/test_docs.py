@@ -107,6 +107,19 @@ def test_every_converter_message_is_documented() -> None:
         f"  {t.file}:{t.line}: {t.text}" for t in missing)
 
 
+def test_every_message_fragment_is_documented() -> None:
+    """Reasons kept in tables or constants (for example the refused
+    relocation types of each architecture) and the command line's other
+    output: every long string literal of the converter appears in
+    klp-convert.rst."""
+    if not any(PACKAGE.rglob("*.py")):
+        pytest.fail("klp_convert package is missing")
+    text = (DOCS / "klp-convert.rst").read_text(encoding="utf-8")
+    missing = messages.undocumented(messages.package_literals(PACKAGE), text)
+    assert not missing, "undocumented klp-convert text:\n" + "\n".join(
+        f"  {t.file}:{t.line}: {t.constant_text!r}" for t in missing)
+
+
 def test_documented_messages_exist() -> None:
     """No stale entries: every message listed in the error section still
     exists in the converter."""
