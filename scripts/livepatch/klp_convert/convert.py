@@ -246,6 +246,8 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
             shndx, value, size = SHN_LIVEPATCH, 0, 0
         elif shndx == SHN_XINDEX:
             x = _remap_sec(sec_map, x, f"symbol [{i}]")
+            if x < SHN_LORESERVE:       # fits again: no escape needed
+                shndx, x = x, 0
         elif 0 < shndx < SHN_LORESERVE:
             shndx = _remap_sec(sec_map, shndx, f"symbol [{i}]")
         out_syms.append(sym_struct.pack(st_name, st_info, st_other, shndx,
