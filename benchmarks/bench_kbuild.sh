@@ -1,0 +1,75 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Overhead of the klp-convert Kbuild hook on a build of ordinary modules.
+#
+#   benchmarks/bench_kbuild.sh [NMODULES] [REPS]
+#
+# Generates NMODULES (default 200) ordinary modules plus one livepatch
+# module, makes a hooked and an unhooked private copy of Debian's headers
+# at the same path (scripts/livepatch/klp-headers), and times a clean
+# `make -j$(nproc) M=...` of the ordinary modules with each, alternating,
+# REPS times (default 3); prints the medians of wall time and of CPU time
+# (user + system of make and everything it ran: robust against other load
+# on the machine) and their ratios, then checks that the ordinary modules
+# are byte-identical either way.
+
+set -euo pipefail
+n=${1:-200}
+reps=${2:-3}
+top=$(cd "$(dirname "$0")/.." && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+mods=$work/mods
+mkdir -p "$mods"
+objs=
+for i in $(seq 1 "$n"); do
+	cat > "$mods/m$i.c" <<EOC
+// SPDX-License-Identifier: GPL-2.0-only
+#include <linux/module.h>
+static int v = $i;
+static int m_init(void) { pr_info("m$i %d\n", v); return 0; }
+static void m_exit(void) { }
+module_init(m_init);
+module_exit(m_exit);
+MODULE_LICENSE("GPL");
+EOC
+	objs="$objs m$i.o"
+done
+echo "obj-m := $objs" > "$mods/Kbuild"
+
+build() {	# $1: hook|plain -> "wall cpu" in seconds
+	local kdir
+	if [ "$1" = hook ]; then
+		kdir=$("$top/scripts/livepatch/klp-headers" "$work/kdir" | tail -n1)
+	else
+		kdir=$("$top/scripts/livepatch/klp-headers" --no-hook "$work/kdir" | tail -n1)
+	fi
+	make -s -C "$kdir" M="$mods" clean >/dev/null
+	/usr/bin/time -f "%e %U %S" -o "$work/time" \
+		make -s -j"$(nproc)" -C "$kdir" M="$mods" >/dev/null 2>&1
+	awk '{printf "%.2f %.2f\n", $1, $2 + $3}' "$work/time"
+}
+
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+: > "$work/plain"
+: > "$work/hook"
+for r in $(seq 1 "$reps"); do
+	build plain >> "$work/plain"
+	mkdir -p "$work/plain-ko" && cp "$mods"/*.ko "$work/plain-ko/"
+	build hook >> "$work/hook"
+	echo "rep $r: without hook $(tail -n1 "$work/plain"), with hook" \
+		"$(tail -n1 "$work/hook") (wall cpu, s)" >&2
+done
+pw=$(cut -d' ' -f1 "$work/plain" | median); pc=$(cut -d' ' -f2 "$work/plain" | median)
+hw=$(cut -d' ' -f1 "$work/hook" | median); hc=$(cut -d' ' -f2 "$work/hook" | median)
+echo "modules: $n ordinary; make -j$(nproc) M=; median of $reps clean builds"
+echo "without hook: wall $pw s, cpu $pc s"
+echo "with hook:    wall $hw s, cpu $hc s"
+echo "ratio:        wall $(echo "scale=3; $hw / $pw" | bc), cpu $(echo "scale=3; $hc / $pc" | bc)"
+for f in "$work"/plain-ko/*.ko; do
+	cmp -s "$f" "$mods/$(basename "$f")" || { echo "DIFFERS: $(basename "$f")"; exit 1; }
+done
+echo "all $n modules byte-identical with and without the hook"
