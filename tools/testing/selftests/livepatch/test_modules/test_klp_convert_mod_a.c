@@ -2,7 +2,8 @@
 /*
  * test_klp_convert_mod - target module for the klp-convert selftests
  *
- * Built from two files, this one (_a) and its sibling (_b), that both define a static variable "homonym_string" and a static function
+ * Built from two files, this one (_a) and its sibling (_b), that both
+ * define a static variable "homonym_string" and a static function
  * "get_homonym_string": the livepatches tell them apart with a symbol
  * position (sympos 1 and 2, in /proc/kallsyms order, which follows the link
  * order a.o, b.o).  Nothing here is exported: every symbol the livepatches
