@@ -157,6 +157,9 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
     intermediate_names = {i: elf.symbol_name(syms[i], i) for i in inter}
     finals = {i: n.final for i, n in inter.items()}
     nsyms = len(syms)
+    # A set, not the dict: set.isdisjoint(dict) walks the whole dict for
+    # every section (sections x symbols).
+    inter_set = set(inter)
     for ri in list(elf.rel_sections()):
         sec = sections[ri]
         entries = elf.relocations(ri)
@@ -164,7 +167,7 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
         used = set(sym_of)
         if used and max(used) >= nsyms:
             _check_sym_indices(sec, used, nsyms)
-        if used.isdisjoint(inter) or checks.is_debug_section(sections[sec.sh_info]):
+        if used.isdisjoint(inter_set) or checks.is_debug_section(sections[sec.sh_info]):
             if removed:
                 new_data[ri] = _remap_rel(elf.endian, sec, entries, sym_map)
             continue
