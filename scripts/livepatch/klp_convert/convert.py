@@ -198,11 +198,20 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
             klp.setdefault((lp_objs.pop(), sec.sh_info), []).append(raw_rel)
         else:
             moved_set = set(moved)
-            new_data[ri] = b"".join(entry(k) for k in range(len(entries))
-                                    if k not in moved_set)
-            for k in moved:
-                klp.setdefault((inter[sym_of[k]].lp_obj, sec.sh_info),
-                               []).append(entry(k))
+            kept = [k for k in range(len(entries)) if k not in moved_set]
+            if removed:
+                new_data[ri] = b"".join([entry(k) for k in kept])
+                out = [entry(k) for k in moved]
+            else:       # plain slices, no call per entry
+                new_data[ri] = b"".join([raw_rel[k * size:k * size + size]
+                                         for k in kept])
+                out = [raw_rel[k * size:k * size + size] for k in moved]
+            if len(lp_objs) == 1:
+                klp.setdefault((lp_objs.pop(), sec.sh_info), []).extend(out)
+            else:
+                for k, e in zip(moved, out):
+                    klp.setdefault((inter[sym_of[k]].lp_obj, sec.sh_info),
+                                   []).append(e)
         if want_moves:
             for k in moved:
                 s = sym_of[k]
@@ -332,13 +341,13 @@ def _check_moved(arch: archmod.Arch, endian: str, target: Section,
         except CheckError as exc:
             fail(next(k for k in moved if sym_of[k] == s), exc)
         checked.add(s)
-    for rtype in {entries[k][1] & mask for k in moved}:
+    types = [entries[k][1] & mask for k in moved]
+    for rtype in set(types):
         try:
             archmod.check_type(arch, rtype)
         except CheckError as exc:
-            fail(next(k for k in moved if entries[k][1] & mask == rtype), exc)
+            fail(moved[types.index(rtype)], exc)
     offsets = [entries[k][0] for k in moved]
-    types = [entries[k][1] & 0xFFFFFFFF for k in moved]
     bad = archmod.first_bad_site(arch, target.data, endian, offsets, types)
     if bad is not None:
         k = moved[bad]
