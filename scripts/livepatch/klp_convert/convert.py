@@ -299,8 +299,17 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
 
     created: List[str] = []
     new_symtab = sec_map[elf.symtab_index]
+    # A module converted before (e.g. kpatch-built) may already have the
+    # .klp.rela section: add to it rather than create a second one.
+    existing_klp = {(s.name, s.sh_info): s for s in kept_sections[1:]
+                    if s.sh_type == SHT_RELA and s.sh_flags & SHF_RELA_LIVEPATCH
+                    and s.sh_link == new_symtab and s.sh_entsize == rela.size}
     for (lp_obj, target), entries in klp.items():
         name = klp_rela_name(lp_obj, sections[target].name)
+        old = existing_klp.get((name, sec_map[target]))
+        if old is not None:
+            old.data = bytes(old.data) + b"".join(entries)
+            continue
         hdr = (shstr.add(name), SHT_RELA,
                SHF_ALLOC | SHF_INFO_LINK | SHF_RELA_LIVEPATCH, 0, 0, 0,
                new_symtab, sec_map[target], 8, rela.size)
