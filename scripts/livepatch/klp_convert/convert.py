@@ -339,17 +339,20 @@ def _check_moved(arch: archmod.Arch, endian: str, target: Section,
             f"'{names[sym_of[k]]}': {exc}") from None
 
     mask = 0xFFFFFFFF
-    lp_done: Set[str] = set()
-    for s in {sym_of[k] for k in moved}:
+    # Once per symbol (over the whole module) and once per lp-obj here.
+    syms = set(map(sym_of.__getitem__, moved))
+    for s in syms - checked:
         try:
-            if s not in checked:
-                checks.check_objects(inter[s])
-            if inter[s].lp_obj not in lp_done:
-                checks.check_target(target, inter[s])
-                lp_done.add(inter[s].lp_obj)
+            checks.check_objects(inter[s])
         except CheckError as exc:
             fail(next(k for k in moved if sym_of[k] == s), exc)
-        checked.add(s)
+    checked |= syms
+    by_lp = {inter[s].lp_obj: s for s in syms}
+    for s in by_lp.values():
+        try:
+            checks.check_target(target, inter[s])
+        except CheckError as exc:
+            fail(next(k for k in moved if sym_of[k] == s), exc)
     types = [entries[k][1] & mask for k in moved]
     for rtype in set(types):
         try:
