@@ -191,7 +191,7 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
         else:
             def entry(k: int) -> bytes:
                 return raw_rel[k * size:(k + 1) * size]
-        lp_objs = {inter[sym_of[k]].lp_obj for k in moved}
+        lp_objs = {inter[s].lp_obj for s in used & inter_set}
         if len(moved) == len(entries) and len(lp_objs) == 1 and not removed:
             # The common case: the whole section moves, bytes unchanged.
             new_data[ri] = b""
