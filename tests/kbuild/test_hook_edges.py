@@ -220,3 +220,24 @@ def test_plain_copy_rejects_livepatch_like_stock_kbuild(tmp_path):
     assert r.returncode != 0
     assert re.search(r'ERROR: modpost: "\.?klp\.sym\.rela\.vmlinux\.vmlinux\.'
                      r'saved_command_line,0" .*undefined!', r.stderr), r.stderr
+
+
+@pytest.mark.slow
+def test_relink_by_changed_ld_command_reconverts(kdir, tmp_path):
+    """if_changed relinks a .ko when only its ld command changed (no newer
+    prerequisite): the hook must convert that relinked .ko too, never leave
+    a weak intermediate symbol in it; an ordinary module is relinked, not
+    converted."""
+    d = module_dir(tmp_path, "obj-m := lp.o ord.o",
+                   {"lp.c": good_lp(), "ord.c": ORDINARY_C % ("", "1")})
+    make(kdir, d)
+    r = make(kdir, d, "LDFLAGS_MODULE=--build-id=none")
+    assert re.search(r"^\s*LD \[M\]\s+\S*/lp\.ko", r.stdout, re.M), r.stdout
+    klp = [l for l in r.stdout.splitlines() if "KLP [M]" in l]
+    assert len(klp) == 1 and klp[0].rstrip().endswith("lp.ko"), r.stdout
+    syms = symbols(d / "lp.ko")
+    assert re.search(r"OS \[0xff20\] \.klp\.sym\.vmlinux\.saved_command_line,0", syms)
+    assert ".klp.sym.rela." not in syms
+    # same flags again: nothing relinked or reconverted
+    r = make(kdir, d, "LDFLAGS_MODULE=--build-id=none")
+    assert not re.search(r"^\s*(LD|KLP)", r.stdout, re.M), r.stdout
