@@ -13,7 +13,7 @@ from typing import Callable, List, NamedTuple, Optional
 
 from .config import VmtestError
 
-APPEND = ("console=ttyS0 panic=-1 oops=panic loglevel=2 rdinit=/init "
+APPEND = ("console=ttyS0 panic=-1 oops=panic softlockup_panic=1 loglevel=2 rdinit=/init "
           "mitigations=off")
 
 
