@@ -97,16 +97,22 @@ def test_console_script(fixture_obj, tmp_path):
     shutil.copytree(TOP / "scripts" / "livepatch" / "klp_convert",
                     proj / "scripts" / "livepatch" / "klp_convert",
                     ignore=shutil.ignore_patterns("__pycache__"))
-    venv = tmp_path / "venv"
-    subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
-                   check=True)
-    r = subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "install", "-q",
-                        "--no-deps", "--no-build-isolation", str(proj)],
-                       capture_output=True, text=True)
+    # Install with the test interpreter itself: requirements-dev.txt gives it
+    # setuptools and wheel.  A venv made from it with --system-site-packages
+    # would see the base interpreter's packages instead, which need not
+    # have wheel.
+    target = tmp_path / "site"
+    r = subprocess.run([sys.executable, "-m", "pip", "install", "-q",
+                        "--no-deps", "--no-build-isolation",
+                        "--disable-pip-version-check", "--target", str(target),
+                        str(proj)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+    script = target / "bin" / "klp-convert"
+    assert script.is_file(), sorted(p.name for p in target.iterdir())
     src = fixture_obj("lp_basic.c")
-    r = subprocess.run([str(venv / "bin" / "klp-convert"), "-v", str(src),
-                        str(tmp_path / "o.ko")], capture_output=True, text=True)
+    r = subprocess.run([str(script), "-v", str(src), str(tmp_path / "o.ko")],
+                       capture_output=True, text=True,
+                       env={**os.environ, "PYTHONPATH": str(target)}, cwd="/")
     assert r.returncode == 0, r.stderr
     assert "converted 8 symbols" in r.stdout
 
