@@ -4,7 +4,6 @@ at test time, the converter's main(), and the binutils/elfutils checkers."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys

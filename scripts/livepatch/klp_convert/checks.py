@@ -7,7 +7,6 @@ Documentation/livepatch/klp-convert.rst.
 
 from __future__ import annotations
 
-from typing import List
 
 from .elf import SHF_ALLOC, Section
 from .errors import CheckError
@@ -38,7 +37,7 @@ def is_special_section(name: str) -> bool:
     return name in SPECIAL_SECTIONS or name.startswith(SPECIAL_PREFIXES)
 
 
-def check_module(raw: bytes, modinfo: List[bytes]) -> None:
+def check_module(raw: bytes, modinfo: list[bytes]) -> None:
     """Whole-module checks, done only when there is something to convert."""
     if raw.endswith(SIGNATURE_MARKER):
         raise CheckError(

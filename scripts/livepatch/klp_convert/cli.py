@@ -11,7 +11,7 @@ import argparse
 import os
 import struct
 import sys
-from typing import Callable, List, Optional, Sequence
+from collections.abc import Callable, Sequence
 
 from .errors import ElfFormatError, KlpError
 
@@ -158,7 +158,7 @@ def _do_convert(inp: str, out: str, args) -> int:
     return EXIT_ERROR
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:

@@ -20,13 +20,14 @@ Everything else keeps its bytes.
 from __future__ import annotations
 
 import struct
-from typing import Dict, List, NamedTuple, Optional, Set, Tuple
+from collections import namedtuple
+from itertools import chain, compress
 
 from . import arch as archmod
-from . import checks
-from .elf import (RELA_FMT, SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH,
+from . import checks, relocs
+from .elf import (RELA_SIZE, SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH,
                   SHN_LIVEPATCH, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX,
-                  SHT_GROUP, SHT_REL, SHT_RELA, SHT_SYMTAB_SHNDX, STB_GLOBAL,
+                  SHT_GROUP, SHT_REL, SHT_RELA, STB_GLOBAL,
                   STB_LOCAL, STB_WEAK, STT_NOTYPE, SYM_FMT, SYM_SIZE, ElfFile,
                   Section)
 from .errors import CheckError, ElfFormatError, KlpError, SymbolNameError
@@ -37,35 +38,41 @@ from .writer import build
 _KLP_PREFIX_B = KLP_SYM_PREFIX.encode()
 
 
-class Move(NamedTuple):
-    """One relocation that moves (for --list)."""
+class Move(namedtuple("Move", ["section", "offset", "rtype", "intermediate",
+                               "lp_obj", "final"])):
+    """One relocation that moves (for --list): target section (str),
+    offset (int), relocation type name (str), intermediate symbol, lp-obj
+    and final symbol (str)."""
 
-    section: str
-    offset: int
-    rtype: str
-    intermediate: str
-    lp_obj: str
-    final: str
+    __slots__ = ()
 
 
-class Result(NamedTuple):
-    output: Optional[bytes]     # None: nothing to convert, input unchanged
-    moves: List[Move]           # filled in when asked for (--list)
-    relocations: int            # relocations moved
-    symbols: int                # intermediate symbols converted
-    merged: int                 # of which merged into another symbol
-    created: List[str]          # .klp.rela sections created
-    dropped: List[str]          # relocation sections dropped
+class Result(namedtuple("Result", ["output", "moves", "relocations",
+                                   "symbols", "merged", "created",
+                                   "dropped"])):
+    """What convert() did.
+
+    output: bytes | None: the new file; None: nothing to convert, input
+        unchanged
+    moves: list[Move]: filled in when asked for (--list)
+    relocations: int: relocations moved
+    symbols: int: intermediate symbols converted
+    merged: int: of which merged into another symbol
+    created: list[str]: .klp.rela sections created
+    dropped: list[str]: relocation sections dropped
+    """
+
+    __slots__ = ()
 
 
-def find_intermediates(elf: ElfFile) -> Tuple[Dict[int, KlpName],
-                                               Dict[str, int], List[tuple]]:
+def find_intermediates(elf: ElfFile) -> tuple[dict[int, KlpName],
+                                               dict[str, int], list[tuple]]:
     """Intermediate symbols by index, existing SHN_LIVEPATCH symbols by
     name, and the symbol list."""
     syms = elf.symbols()
     strtab = elf.strtab.data
-    inter: Dict[int, KlpName] = {}
-    existing: Dict[str, int] = {}
+    inter: dict[int, KlpName] = {}
+    existing: dict[str, int] = {}
     for i, sym in enumerate(syms):
         if not strtab.startswith(_KLP_PREFIX_B, sym[0]):
             continue
@@ -92,7 +99,7 @@ def find_intermediates(elf: ElfFile) -> Tuple[Dict[int, KlpName],
     return inter, existing, syms
 
 
-def weaken(raw: bytes) -> Tuple[Optional[bytes], int]:
+def weaken(raw: bytes) -> tuple[bytes | None, int]:
     """Mark intermediate symbols weak (before modpost).  Returns the new
     file contents, or None if nothing changes, and the number of symbols."""
     elf = ElfFile(raw)
@@ -114,7 +121,7 @@ class _Strings:
         self.buf = bytearray(data)
         if not self.buf or self.buf[-1] != 0:
             self.buf.append(0)
-        self.added: Dict[str, int] = {}
+        self.added: dict[str, int] = {}
 
     def add(self, name: str) -> int:
         off = self.added.get(name)
@@ -138,96 +145,76 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
 
     # Symbol indices: duplicates (same final name) are dropped and their
     # users pointed at the first symbol with that name.
-    rep: Dict[int, int] = {}
-    first: Dict[str, int] = dict(existing)
+    rep: dict[int, int] = {}
+    first: dict[str, int] = dict(existing)
     for i, name in inter.items():
         rep[i] = first.setdefault(name.final, i)
-    removed: Set[int] = {i for i, r in rep.items() if r != i}
+    removed: set[int] = {i for i, r in rep.items() if r != i}
     sym_map = _index_map(len(syms), removed)
     for i, r in rep.items():
         sym_map[i] = sym_map[r]
 
-    # Relocations.  Checks run once per symbol, per (target, lp-obj) and per
-    # relocation type; only the site check looks at every relocation.
-    rela = struct.Struct(elf.endian + RELA_FMT)
-    new_data: Dict[int, bytes] = {}
-    klp: Dict[Tuple[str, int], List[bytes]] = {}
-    moves: List[Move] = []
-    checked: Set[int] = set()
-    intermediate_names = {i: elf.symbol_name(syms[i], i) for i in inter}
-    finals = {i: n.final for i, n in inter.items()}
+    # Relocations, a section at a time, in bulk (see relocs.py).  Checks
+    # run once per symbol, per (target, lp-obj) and per relocation type;
+    # only the site check looks at every relocation.
+    new_data: dict[int, bytes] = {}
+    klp: dict[tuple[str, int], list[bytes]] = {}
+    moves: list[Move] = []
+    ctx = _Checked(arch, elf.endian, inter,
+                   {i: elf.symbol_name(syms[i], i) for i in inter})
     nsyms = len(syms)
-    # A set, not the dict: set.isdisjoint(dict) walks the whole dict for
-    # every section (sections x symbols).
-    inter_set = set(inter)
+    inter_set = frozenset(inter)
+    lp_syms: dict[str, set[int]] = {}
+    for i, name in inter.items():
+        lp_syms.setdefault(name.lp_obj, set()).add(i)
     for ri in list(elf.rel_sections()):
         sec = sections[ri]
-        entries = elf.relocations(ri)
-        sym_of = [e[1] >> 32 for e in entries]
-        used = set(sym_of)
-        if used and max(used) >= nsyms:
-            _check_sym_indices(sec, used, nsyms)
-        if used.isdisjoint(inter_set) or checks.is_debug_section(sections[sec.sh_info]):
-            if removed:
-                new_data[ri] = _remap_rel(elf.endian, sec, entries, sym_map)
-            continue
+        table = relocs.Table(sec, elf.endian)
+        sym_of = table.symbols()
+        if table.count and max(sym_of) >= nsyms:
+            raise ElfFormatError(f"section '{sec.name}': symbol index "
+                                 f"{max(sym_of)} is past the end of the "
+                                 "symbol table")
         target = sections[sec.sh_info]
+        flags = relocs.flags_of(sym_of, inter_set)
+        if 1 not in flags or checks.is_debug_section(target):
+            if removed:
+                new_data[ri] = table.remapped(sym_map)
+            continue
         if sec.sh_type == SHT_REL:
-            bad = next(s for s in sym_of if s in inter)
             raise CheckError(
                 f"section '{sec.name}' is SHT_REL and references "
-                f"'{intermediate_names[bad]}': livepatch relocations must be "
-                "SHT_RELA")
-        moved = [k for k, s in enumerate(sym_of) if s in inter]
-        _check_moved(arch, elf.endian, target, entries, moved, sym_of, inter,
-                     intermediate_names, checked)
-        raw_rel = sec.data
-        size = rela.size
-        if removed:
-            def entry(k: int) -> bytes:
-                off, info, addend = entries[k]
-                return rela.pack(off, (sym_map[info >> 32] << 32) |
-                                 (info & 0xFFFFFFFF), addend)
+                f"'{ctx.names[sym_of[flags.index(1)]]}': livepatch "
+                "relocations must be SHT_RELA")
+        moved_syms = set(compress(sym_of, flags))
+        lp_objs = [lp for lp, members in lp_syms.items()
+                   if not members.isdisjoint(moved_syms)]
+        ctx.check(target, table, flags, moved_syms, lp_objs)
+        data = table.remapped(sym_map) if removed else sec.data
+        new_data[ri], out = relocs.split(data, table.entsize, flags)
+        if len(lp_objs) == 1:
+            klp.setdefault((lp_objs[0], sec.sh_info), []).append(out)
         else:
-            def entry(k: int) -> bytes:
-                return raw_rel[k * size:(k + 1) * size]
-        lp_objs = {inter[s].lp_obj for s in used & inter_set}
-        if len(moved) == len(entries) and len(lp_objs) == 1 and not removed:
-            # The common case: the whole section moves, bytes unchanged.
-            new_data[ri] = b""
-            klp.setdefault((lp_objs.pop(), sec.sh_info), []).append(raw_rel)
-        else:
-            moved_set = set(moved)
-            kept = [k for k in range(len(entries)) if k not in moved_set]
-            if removed:
-                new_data[ri] = b"".join([entry(k) for k in kept])
-                out = [entry(k) for k in moved]
-            else:       # plain slices, no call per entry
-                new_data[ri] = b"".join([raw_rel[k * size:k * size + size]
-                                         for k in kept])
-                out = [raw_rel[k * size:k * size + size] for k in moved]
-            if len(lp_objs) == 1:
-                klp.setdefault((lp_objs.pop(), sec.sh_info), []).extend(out)
-            else:
-                for k, e in zip(moved, out):
-                    klp.setdefault((inter[sym_of[k]].lp_obj, sec.sh_info),
-                                   []).append(e)
+            for lp in lp_objs:
+                mine = relocs.flags_of(sym_of, lp_syms[lp])
+                klp.setdefault((lp, sec.sh_info), []).append(
+                    relocs.split(data, table.entsize, mine)[1])
         if want_moves:
-            for k in moved:
+            offsets, types = table.offsets(), table.types()
+            for k in relocs.flagged(flags):
                 s = sym_of[k]
-                off, info = entries[k][0], entries[k][1]
-                moves.append(Move(target.name, off,
-                                  archmod.type_name(arch, info & 0xFFFFFFFF),
-                                  intermediate_names[s], inter[s].lp_obj,
-                                  finals[s]))
+                moves.append(Move(target.name, offsets[k],
+                                  archmod.type_name(arch, types[k]),
+                                  ctx.names[s], inter[s].lp_obj,
+                                  inter[s].final))
 
     # Unreferenced intermediate symbols still get their names checked.
     for i, name in inter.items():
-        if i not in checked:
+        if i not in ctx.symbols:
             try:
                 checks.check_objects(name)
             except CheckError as exc:
-                raise CheckError(f"symbol '{intermediate_names[i]}': {exc}") from None
+                raise CheckError(f"symbol '{ctx.names[i]}': {exc}") from None
 
     # Sections: drop relocation sections that became empty (unless a
     # symbol refers to them), then append the .klp.rela sections.
@@ -246,8 +233,8 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
     shndx_info = elf.shndx_table()
     xindex = shndx_info[1] if shndx_info else None
     sym_struct = struct.Struct(elf.endian + SYM_FMT)
-    out_syms: List[bytes] = []
-    out_x: List[int] = []
+    out_syms: list[bytes] = []
+    out_x: list[int] = []
     for i, (st_name, st_info, st_other, shndx, value, size) in enumerate(syms):
         if i in removed:
             continue
@@ -297,13 +284,13 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
                 sec.sh_info = _remap_sec(sec_map, sec.sh_info,
                                          f"section '{sec.name}'")
 
-    created: List[str] = []
+    created: list[str] = []
     new_symtab = sec_map[elf.symtab_index]
     # A module converted before (e.g. kpatch-built) may already have the
     # .klp.rela section: add to it rather than create a second one.
     existing_klp = {(s.name, s.sh_info): s for s in kept_sections[1:]
                     if s.sh_type == SHT_RELA and s.sh_flags & SHF_RELA_LIVEPATCH
-                    and s.sh_link == new_symtab and s.sh_entsize == rela.size}
+                    and s.sh_link == new_symtab and s.sh_entsize == RELA_SIZE}
     for (lp_obj, target), entries in klp.items():
         name = klp_rela_name(lp_obj, sections[target].name)
         old = existing_klp.get((name, sec_map[target]))
@@ -312,7 +299,7 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
             continue
         hdr = (shstr.add(name), SHT_RELA,
                SHF_ALLOC | SHF_INFO_LINK | SHF_RELA_LIVEPATCH, 0, 0, 0,
-               new_symtab, sec_map[target], 8, rela.size)
+               new_symtab, sec_map[target], 8, RELA_SIZE)
         new = Section(hdr, b"".join(entries))
         new.name = name
         kept_sections.append(new)
@@ -321,57 +308,77 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
     sections[strtab_index].data = bytes(strtab.buf)
     sections[shstr_index].data = bytes(shstr.buf)
     output = build(elf.endian, elf.ehdr, kept_sections, sec_map[shstr_index])
-    nmoved = sum(len(b"".join(e)) for e in klp.values()) // rela.size
+    nmoved = sum(map(len, chain.from_iterable(klp.values()))) // RELA_SIZE
     return Result(output, moves, nmoved, len(inter), len(removed), created,
                   [sections[i].name for i in sorted(drop)])
 
 
-def _check_moved(arch: archmod.Arch, endian: str, target: Section,
-                 entries: List[Tuple[int, ...]], moved: List[int],
-                 sym_of: List[int], inter: Dict[int, KlpName],
-                 names: Dict[int, str], checked: Set[int]) -> None:
-    """Check the relocations of one section that are about to move."""
-    def fail(k: int, exc: CheckError) -> None:
-        off, info = entries[k][0], entries[k][1]
+class _Checked:
+    """The checks of relocations that move, and what passed them already:
+    each symbol's objects and each relocation type are checked once per
+    module, each lp-obj once per target section; sites every time."""
+
+    def __init__(self, arch: archmod.Arch, endian: str,
+                 inter: dict[int, KlpName], names: dict[int, str]) -> None:
+        self.arch = arch
+        self.endian = endian
+        self.inter = inter
+        self.names = names
+        self.symbols: set[int] = set()
+        self.types: set[int] = set()
+        self.example = {n.lp_obj: n for n in inter.values()}
+
+    def check(self, target: Section, table: relocs.Table, flags: bytes,
+              moved_syms: set[int], lp_objs: list[str]) -> None:
+        """Check the relocations of @table flagged in @flags, which are
+        about to move; raise CheckError naming the first bad one."""
+        sym_of = table.symbols()
+        for s in moved_syms - self.symbols:
+            try:
+                checks.check_objects(self.inter[s])
+            except CheckError as exc:
+                self._fail(target, table, flags, sym_of.index(s), exc)
+        self.symbols |= moved_syms
+        for lp in lp_objs:
+            try:
+                checks.check_target(target, self.example[lp])
+            except CheckError as exc:
+                k = next(k for k in relocs.flagged(flags)
+                         if self.inter[sym_of[k]].lp_obj == lp)
+                self._fail(target, table, flags, k, exc)
+        types = table.types()
+        moved_types = set(compress(types, flags))
+        for rtype in moved_types - self.types:
+            try:
+                archmod.check_type(self.arch, rtype)
+            except CheckError as exc:
+                k = next(k for k in relocs.flagged(flags) if types[k] == rtype)
+                self._fail(target, table, flags, k, exc)
+        self.types |= moved_types
+        if self.arch.site_check is None:
+            return
+        offsets = list(compress(table.offsets(), flags))
+        bad = archmod.first_bad_site(self.arch, target.data, self.endian,
+                                     offsets, list(compress(types, flags)))
+        if bad is not None:
+            k = relocs.flagged(flags)[bad]
+            try:
+                self.arch.site_check(self.arch, target.data, self.endian,
+                                     offsets[bad], types[k])
+            except CheckError as exc:
+                self._fail(target, table, flags, k, exc)
+
+    def _fail(self, target: Section, table: relocs.Table, flags: bytes,
+              k: int, exc: CheckError) -> None:
         raise CheckError(
-            f"section '{target.name}' offset {off:#x}: "
-            f"{archmod.type_name(arch, info & 0xFFFFFFFF)} against "
-            f"'{names[sym_of[k]]}': {exc}") from None
-
-    mask = 0xFFFFFFFF
-    # Once per symbol (over the whole module) and once per lp-obj here.
-    syms = set(map(sym_of.__getitem__, moved))
-    for s in syms - checked:
-        try:
-            checks.check_objects(inter[s])
-        except CheckError as exc:
-            fail(next(k for k in moved if sym_of[k] == s), exc)
-    checked |= syms
-    by_lp = {inter[s].lp_obj: s for s in syms}
-    for s in by_lp.values():
-        try:
-            checks.check_target(target, inter[s])
-        except CheckError as exc:
-            fail(next(k for k in moved if sym_of[k] == s), exc)
-    types = [entries[k][1] & mask for k in moved]
-    for rtype in set(types):
-        try:
-            archmod.check_type(arch, rtype)
-        except CheckError as exc:
-            fail(moved[types.index(rtype)], exc)
-    offsets = [entries[k][0] for k in moved]
-    bad = archmod.first_bad_site(arch, target.data, endian, offsets, types)
-    if bad is not None:
-        k = moved[bad]
-        try:
-            arch.site_check(arch, target.data, endian, offsets[bad], types[bad])
-        except CheckError as exc:
-            fail(k, exc)
+            f"section '{target.name}' offset {table.offsets()[k]:#x}: "
+            f"{archmod.type_name(self.arch, table.types()[k])} against "
+            f"'{self.names[table.symbols()[k]]}': {exc}") from None
 
 
-def _index_map(count: int, removed: Set[int]) -> List[int]:
+def _index_map(count: int, removed: set[int]) -> list[int]:
     """old index -> new index once @removed are taken out (-1 for those)."""
-    out: List[int] = []
+    out: list[int] = []
     shift = 0
     for i in range(count):
         if i in removed:
@@ -382,7 +389,7 @@ def _index_map(count: int, removed: Set[int]) -> List[int]:
     return out
 
 
-def _remap_sec(sec_map: List[int], index: int, what: str) -> int:
+def _remap_sec(sec_map: list[int], index: int, what: str) -> int:
     if index >= len(sec_map):
         raise ElfFormatError(f"{what}: section index {index} is out of range")
     new = sec_map[index]
@@ -390,24 +397,6 @@ def _remap_sec(sec_map: List[int], index: int, what: str) -> int:
         raise KlpError(f"{what} refers to a relocation section that the "
                        "conversion would drop")
     return new
-
-
-def _check_sym_indices(sec: Section, used: Set[int], nsyms: int) -> None:
-    bad = [s for s in used if s >= nsyms]
-    if bad:
-        raise ElfFormatError(f"section '{sec.name}': symbol index {bad[0]} is "
-                             "past the end of the symbol table")
-
-
-def _remap_rel(endian: str, sec: Section, entries: List[Tuple[int, ...]],
-               sym_map: List[int]) -> bytes:
-    if sec.sh_type == SHT_RELA:
-        st = struct.Struct(endian + RELA_FMT)
-        return b"".join(st.pack(o, (sym_map[i >> 32] << 32) | (i & 0xFFFFFFFF), a)
-                        for o, i, a in entries)
-    st = struct.Struct(endian + "QQ")
-    return b"".join(st.pack(o, (sym_map[i >> 32] << 32) | (i & 0xFFFFFFFF))
-                    for o, i in entries)
 
 
 __all__ = ["convert", "weaken", "find_intermediates", "Result", "Move",

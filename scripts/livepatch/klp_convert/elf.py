@@ -10,7 +10,7 @@ the --list output and the tests).
 from __future__ import annotations
 
 import struct
-from typing import Iterator, List, Optional, Tuple
+from collections.abc import Iterator
 
 from .errors import ElfFormatError, UnsupportedError
 
@@ -60,9 +60,9 @@ RELA_SIZE = 24
 REL_SIZE = 16
 
 # A symbol: (st_name, st_info, st_other, st_shndx, st_value, st_size)
-Sym = Tuple[int, int, int, int, int, int]
+Sym = tuple[int, int, int, int, int, int]
 # A relocation: (r_offset, r_info, r_addend)
-Rela = Tuple[int, int, int]
+Rela = tuple[int, int, int]
 
 
 class Section:
@@ -72,14 +72,14 @@ class Section:
                  "sh_offset", "sh_size", "sh_link", "sh_info",
                  "sh_addralign", "sh_entsize", "data")
 
-    def __init__(self, hdr: Tuple[int, ...], data: bytes) -> None:
+    def __init__(self, hdr: tuple[int, ...], data: bytes) -> None:
         (self.sh_name, self.sh_type, self.sh_flags, self.sh_addr,
          self.sh_offset, self.sh_size, self.sh_link, self.sh_info,
          self.sh_addralign, self.sh_entsize) = hdr
         self.data = data
         self.name = ""
 
-    def header(self) -> Tuple[int, ...]:
+    def header(self) -> tuple[int, ...]:
         return (self.sh_name, self.sh_type, self.sh_flags, self.sh_addr,
                 self.sh_offset, self.sh_size, self.sh_link, self.sh_info,
                 self.sh_addralign, self.sh_entsize)
@@ -112,7 +112,7 @@ class ElfFile:
 
     # -- construction --------------------------------------------------
 
-    def _read_sections(self) -> List[Section]:
+    def _read_sections(self) -> list[Section]:
         raw = self.raw
         e = self.ehdr
         shoff, shentsize, shnum, shstrndx = e[6], e[11], e[12], e[13]
@@ -131,7 +131,7 @@ class ElfFile:
         if shnum == 0 or shoff + shnum * SHDR_SIZE > len(raw):
             raise ElfFormatError(f"section header table ({shnum} entries at "
                                  f"offset {shoff}) is outside the file")
-        sections: List[Section] = []
+        sections: list[Section] = []
         for i, hdr in enumerate(struct.iter_unpack(
                 self.endian + SHDR_FMT, raw[shoff:shoff + shnum * SHDR_SIZE])):
             sh_type, offset, size, align = hdr[1], hdr[4], hdr[5], hdr[8]
@@ -184,13 +184,13 @@ class ElfFile:
     def strtab(self) -> Section:
         return self.sections[self.symtab.sh_link]
 
-    def symbols(self) -> List[Sym]:
+    def symbols(self) -> list[Sym]:
         return list(struct.iter_unpack(self.endian + SYM_FMT, self.symtab.data))
 
     def symbol_name(self, sym: Sym, index: int) -> str:
         return cstring(self.strtab.data, sym[0], f"symbol [{index}] name")
 
-    def shndx_table(self) -> Optional[Tuple[int, List[int]]]:
+    def shndx_table(self) -> tuple[int, list[int]] | None:
         """(section index, entries) of the SHT_SYMTAB_SHNDX table, if any."""
         for i, s in enumerate(self.sections):
             if s.sh_type == SHT_SYMTAB_SHNDX and s.sh_link == self.symtab_index:
@@ -198,7 +198,7 @@ class ElfFile:
                     f"{self.endian}{len(s.data) // 4}I", s.data[:len(s.data) // 4 * 4]))
         return None
 
-    def relocations(self, index: int) -> List[Tuple[int, ...]]:
+    def relocations(self, index: int) -> list[tuple[int, ...]]:
         sec = self.sections[index]
         fmt, size = (RELA_FMT, RELA_SIZE) if sec.sh_type == SHT_RELA \
             else (REL_FMT, REL_SIZE)
@@ -217,14 +217,14 @@ class ElfFile:
                                          f"{s.sh_info} is not a section index")
                 yield i
 
-    def modinfo(self) -> List[bytes]:
+    def modinfo(self) -> list[bytes]:
         for s in self.sections:
             if s.name == ".modinfo":
                 return [f for f in s.data.split(b"\0") if f]
         return []
 
 
-def _identify(raw: bytes) -> Tuple[str, int, Tuple[int, ...]]:
+def _identify(raw: bytes) -> tuple[str, int, tuple[int, ...]]:
     """Check that @raw is an ELF64 ET_REL file; return its byte order,
     machine and header fields."""
     if len(raw) < 16 or raw[:4] != b"\x7fELF":

@@ -15,7 +15,7 @@ with ".klp.sym.%55[^.].%511[^,],%lu":
 from __future__ import annotations
 
 import re
-from typing import NamedTuple
+from collections import namedtuple
 
 from .errors import SymbolNameError
 
@@ -34,13 +34,11 @@ _OBJ_RE = re.compile(r"[A-Za-z0-9_]+\Z")
 _POS_RE = re.compile(r"(.*)[,.]([0-9]+)\Z", re.S)
 
 
-class KlpName(NamedTuple):
-    """An intermediate symbol name, taken apart."""
+class KlpName(namedtuple("KlpName", ["lp_obj", "sym_obj", "sym", "pos"])):
+    """An intermediate symbol name, taken apart: lp-obj, sym-obj and symbol
+    name (str), sympos (int)."""
 
-    lp_obj: str
-    sym_obj: str
-    sym: str
-    pos: int
+    __slots__ = ()
 
     @property
     def final(self) -> str:

@@ -24,7 +24,7 @@ from klp_convert import checks, names  # noqa: E402
 from klp_convert.cli import main  # noqa: E402
 from klp_convert.convert import _index_map, convert, weaken  # noqa: E402
 from klp_convert.elf import ElfFile  # noqa: E402
-from klp_convert.errors import (CheckError, KlpError,  # noqa: E402
+from klp_convert.errors import (CheckError, ElfFormatError, KlpError,  # noqa: E402
                                 SymbolNameError)
 
 SHN_LIVEPATCH = 0xFF20
@@ -251,6 +251,62 @@ def test_cli_errors_name_file_and_write_nothing(obj, tmp_path, capsys):
     assert err.startswith(f"klp-convert: {bad}: ") and "livepatch=Y" in err
     assert not out.exists()
     assert [p.name for p in tmp_path.iterdir() if ".klp.tmp" in p.name] == []
+
+
+# --- relocs: bulk columns and run splitting --------------------------------
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+def test_relocs_table_columns_and_remap(endian):
+    from klp_convert import relocs
+    from klp_convert.elf import SHT_RELA, Section
+    entries = [(0x10, (7 << 32) | 2, -4), (0x1_0000_0020, (300_000 << 32) | 4, 0),
+               (0x30, (1 << 32) | 11, 5)]
+    data = b"".join(struct.pack(endian + "QQq", *e) for e in entries)
+    sec = Section((1, SHT_RELA, 0, 0, 0, len(data), 0, 0, 8, 24), data)
+    t = relocs.Table(sec, endian)
+    assert list(t.symbols()) == [7, 300_000, 1]
+    assert list(t.types()) == [2, 4, 11]
+    assert list(t.offsets()) == [0x10, 0x1_0000_0020, 0x30]
+    sym_map = {7: 3, 300_000: 299_999, 1: 1}
+    remapped = t.remapped([sym_map.get(i, 0) for i in range(300_001)])
+    assert [struct.unpack_from(endian + "QQq", remapped, k * 24)
+            for k in range(3)] == [
+        (o, (sym_map[i >> 32] << 32) | (i & 0xFFFFFFFF), a) for o, i, a in entries]
+    bad = Section((1, SHT_RELA, 0, 0, 0, 20, 0, 0, 8, 24), data[:20])
+    with pytest.raises(ElfFormatError, match="bad relocation entry size"):
+        relocs.Table(bad, endian)
+
+
+@pytest.mark.parametrize("flags", [b"", b"\0", b"\1", b"\1\1\0\0\1",
+                                   b"\0\1\0\1\0\1", bytes(50) + b"\1" * 50])
+def test_relocs_split_keeps_order(flags):
+    from klp_convert import relocs
+    data = b"".join(bytes([k]) * 3 for k in range(len(flags)))
+    kept, taken = relocs.split(data, 3, flags)
+    assert kept == b"".join(bytes([k]) * 3 for k, f in enumerate(flags) if not f)
+    assert taken == b"".join(bytes([k]) * 3 for k, f in enumerate(flags) if f)
+    assert relocs.flagged(flags) == [k for k, f in enumerate(flags) if f]
+    assert relocs.flags_of([5, 6, 5], {5}) == b"\1\0\1"
+
+
+def test_temp_file_collisions(obj, tmp_path, capsys):
+    """Leftovers of killed runs with our pid are stepped over; when all 100
+    names are taken the error names them and the output is untouched."""
+    out = tmp_path / "out.ko"
+    out.write_bytes(b"old")
+    stale = [tmp_path / f".out.ko.{os.getpid()}.{n}.klp.tmp" for n in range(100)]
+    for p in stale[:99]:
+        p.write_bytes(b"stale")
+    assert main([str(obj), str(out)]) == 0
+    assert convert(obj.read_bytes()).output == out.read_bytes()
+    assert all(p.read_bytes() == b"stale" for p in stale[:99])
+    assert not stale[99].exists()
+    stale[99].write_bytes(b"stale")
+    assert main([str(obj), str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"klp-convert: {out}: cannot create a temporary file "
+                   f"{tmp_path}/.out.ko.{os.getpid()}.*.klp.tmp\n")
+    assert convert(obj.read_bytes()).output == out.read_bytes()
 
 
 def test_cli_elf32_and_truncated(obj, tmp_path, capsys):
