@@ -1,10 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Reading an ELF64 relocatable file.
 
-The header, the section header table, the symbol table and the relocation
-tables are read in bulk with struct over the raw bytes, which is much
-faster than going through pyelftools entry by entry (pyelftools serves
-the --list output and the tests).
+The header, the section header table and the symbol table are read in
+bulk with struct over the raw bytes, the relocation tables as columns by
+relocs.py: much faster than going through pyelftools entry by entry
+(pyelftools only names unusual relocation types in messages, and serves
+the tests).
 """
 
 from __future__ import annotations
@@ -51,8 +52,6 @@ MAX_ALIGN = 1 << 20
 EHDR_FMT = "16sHHIQQQIHHHHHH"
 SHDR_FMT = "IIQQQQIIQQ"
 SYM_FMT = "IBBHQQ"
-RELA_FMT = "QQq"
-REL_FMT = "QQ"
 EHDR_SIZE = 64
 SHDR_SIZE = 64
 SYM_SIZE = 24
@@ -197,15 +196,6 @@ class ElfFile:
                 return i, list(struct.unpack(
                     f"{self.endian}{len(s.data) // 4}I", s.data[:len(s.data) // 4 * 4]))
         return None
-
-    def relocations(self, index: int) -> list[tuple[int, ...]]:
-        sec = self.sections[index]
-        fmt, size = (RELA_FMT, RELA_SIZE) if sec.sh_type == SHT_RELA \
-            else (REL_FMT, REL_SIZE)
-        if sec.sh_entsize != size or sec.sh_size % size:
-            raise ElfFormatError(f"section '{sec.name}': bad relocation entry "
-                                 f"size {sec.sh_entsize}")
-        return list(struct.iter_unpack(self.endian + fmt, sec.data))
 
     def rel_sections(self) -> Iterator[int]:
         """Indices of the relocation sections that use .symtab."""

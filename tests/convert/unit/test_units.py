@@ -24,6 +24,7 @@ from klp_convert import checks, names  # noqa: E402
 from klp_convert.cli import main  # noqa: E402
 from klp_convert.convert import _index_map, convert, weaken  # noqa: E402
 from klp_convert.elf import ElfFile  # noqa: E402
+from klp_convert.relocs import Table  # noqa: E402
 from klp_convert.errors import (CheckError, ElfFormatError, KlpError,  # noqa: E402
                                 SymbolNameError)
 
@@ -168,8 +169,9 @@ def _rela_sections(raw):
     out = {}
     for ri in elf.rel_sections():
         sec = elf.sections[ri]
-        out[sec.name] = (sec, [(o, i >> 32, i & 0xFFFFFFFF)
-                               for o, i, *_ in elf.relocations(ri)])
+        table = Table(sec, elf.endian)
+        out[sec.name] = (sec, list(zip(table.offsets(), table.symbols(),
+                                       table.types())))
     return elf, out
 
 
