@@ -60,8 +60,6 @@ REL_SIZE = 16
 
 # A symbol: (st_name, st_info, st_other, st_shndx, st_value, st_size)
 Sym = tuple[int, int, int, int, int, int]
-# A relocation: (r_offset, r_info, r_addend)
-Rela = tuple[int, int, int]
 
 
 class Section:
