@@ -7,7 +7,7 @@
 #
 # Generates NMODULES (default 200) ordinary modules plus one livepatch
 # module, makes a hooked and an unhooked private copy of Debian's headers
-# at the same path (scripts/livepatch/klp-headers), and times a clean
+# at the same path (contrib/klp-headers), and times a clean
 # `make -j$(nproc) M=...` of the ordinary modules with each, alternating,
 # REPS times (default 3); prints the medians of wall time and of CPU time
 # (user + system of make and everything it ran: robust against other load
@@ -42,9 +42,9 @@ echo "obj-m := $objs" > "$mods/Kbuild"
 build() {	# $1: hook|plain -> "wall cpu" in seconds
 	local kdir
 	if [ "$1" = hook ]; then
-		kdir=$("$top/scripts/livepatch/klp-headers" "$work/kdir" | tail -n1)
+		kdir=$("$top/contrib/klp-headers" "$work/kdir" | tail -n1)
 	else
-		kdir=$("$top/scripts/livepatch/klp-headers" --no-hook "$work/kdir" | tail -n1)
+		kdir=$("$top/contrib/klp-headers" --no-hook "$work/kdir" | tail -n1)
 	fi
 	make -s -C "$kdir" M="$mods" clean >/dev/null
 	/usr/bin/time -f "%e %U %S" -o "$work/time" \

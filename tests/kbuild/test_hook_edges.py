@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Edge cases of the Kbuild hook and of scripts/livepatch/klp-headers:
+"""Edge cases of the Kbuild hook and of contrib/klp-headers:
 system files untouched, failures never leave a .ko behind (also on a rerun
 and over a previously good .ko), composite modules, V=1, missing ordinary
 symbols in an ordinary module next to a livepatch."""
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 TOP = Path(__file__).resolve().parents[2]
-KLP_HEADERS = TOP / "scripts" / "livepatch" / "klp-headers"
+KLP_HEADERS = TOP / "contrib" / "klp-headers"
 
 LIVEPATCH_C = r"""
 // SPDX-License-Identifier: GPL-2.0-only

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 TOP = Path(__file__).resolve().parents[2]
-KLP_HEADERS = TOP / "scripts" / "livepatch" / "klp-headers"
+KLP_HEADERS = TOP / "contrib" / "klp-headers"
 pytestmark = pytest.mark.slow
 
 LIVEPATCH_C = r"""

@@ -10,7 +10,7 @@
 - every build_fail/ module stops the build with klp-convert's message.
 
 The build tests need Debian's linux-headers-*-amd64 and
-scripts/livepatch/klp-headers; they fail without them.
+contrib/klp-headers; they fail without them.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SELFTESTS = ROOT / "tools" / "testing" / "selftests" / "livepatch"
 TEST_MODULES = SELFTESTS / "test_modules"
 BUILD_FAIL = TEST_MODULES / "build_fail"
-KLP_HEADERS = ROOT / "scripts" / "livepatch" / "klp-headers"
+KLP_HEADERS = ROOT / "contrib" / "klp-headers"
 
 SHN_LIVEPATCH = 0xFF20
 SHF_RELA_LIVEPATCH = 0x00100000
@@ -177,7 +177,7 @@ def _debian_headers() -> List[str]:
 def kdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A private hooked copy of Debian's headers, shared by xdist workers."""
     if not KLP_HEADERS.is_file():
-        pytest.fail("scripts/livepatch/klp-headers is missing")
+        pytest.fail("contrib/klp-headers is missing")
     if not _debian_headers():
         pytest.fail("no /usr/src/linux-headers-*-amd64: tests/run installs linux-headers-amd64")
     shared = tmp_path_factory.getbasetemp().parent / "selftests-kdir"

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""scripts/livepatch/gen-patch-series: the upstream patch series.
+"""contrib/series/gen-patch-series: the upstream patch series.
 
 The fast test runs the generator on a small kernel-like git tree made of
 the files of Debian's linux-source-6.1 the series touches (its real
@@ -23,7 +23,7 @@ from typing import Dict, List
 import pytest
 
 TOP = Path(__file__).resolve().parents[2]
-SCRIPT = TOP / "scripts" / "livepatch" / "gen-patch-series"
+SCRIPT = TOP / "contrib" / "series" / "gen-patch-series"
 TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
 PREFIX = "linux-source-6.1"
 MINI_MEMBERS = [

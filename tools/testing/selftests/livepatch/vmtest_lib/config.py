@@ -18,7 +18,7 @@ EXIT_KERNEL = 6         # kernel panic, oops or BUG, or the VM never finished
 
 SELFTEST_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOP = os.path.abspath(os.path.join(SELFTEST_DIR, "..", "..", "..", ".."))
-KLP_HEADERS = os.path.join(TOP, "scripts", "livepatch", "klp-headers")
+KLP_HEADERS = os.path.join(TOP, "contrib", "klp-headers")
 
 
 class VmtestError(Exception):

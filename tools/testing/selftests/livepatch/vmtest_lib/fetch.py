@@ -33,8 +33,8 @@ def install(log) -> None:
     if os.geteuid() != 0:
         raise VmtestError("installing packages needs root (or use --no-install)")
     log("vmtest: apt-get install " + " ".join(PACKAGES))
-    _run(["apt-get", "update", "-q"], "apt-get update")
-    _run(["apt-get", "install", "-y", "-q", "--no-install-recommends", *PACKAGES],
+    _run(["apt-get", "-o", "DPkg::Lock::Timeout=900", "update", "-q"], "apt-get update")
+    _run(["apt-get", "-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q", "--no-install-recommends", *PACKAGES],
          "apt-get install")
 
 
@@ -54,7 +54,7 @@ def kernel_and_headers(release: str, log, install_headers: bool) -> Tuple[str, s
     vmlinuz = f"/boot/vmlinuz-{release}"
     headers = f"/usr/src/linux-headers-{release}"
     if install_headers and not os.path.isdir(headers):
-        _run(["apt-get", "install", "-y", "-q", f"linux-headers-{release}"],
+        _run(["apt-get", "-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q", f"linux-headers-{release}"],
              "apt-get install headers")
     for path in (vmlinuz, headers):
         if not os.path.exists(path):
