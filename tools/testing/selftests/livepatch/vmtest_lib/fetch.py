@@ -38,6 +38,20 @@ def install(log) -> None:
          "apt-get install")
 
 
+def apt_install(packages: List[str]) -> None:
+    """apt-get install on the host, waiting for the dpkg lock."""
+    missing = [p for p in packages if subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True,
+        text=True).stdout != "install ok installed"]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise VmtestError(f"installing {' '.join(missing)} needs root")
+    debug("vmtest: apt-get install " + " ".join(missing))
+    _run(["apt-get", "-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q",
+          "--no-install-recommends", *missing], "apt-get install")
+
+
 def debian_kernel() -> str:
     """The kernel release that linux-image-amd64 depends on, e.g.
     6.1.0-56-amd64."""
