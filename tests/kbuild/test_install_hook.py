@@ -96,15 +96,15 @@ def test_other_generations_are_refused(trees, suite: str, tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_fuzz_is_refused(trees, tmp_path: Path) -> None:
-    """A context line two lines away from a change differs: patch would
-    apply it with fuzz (at a possibly wrong place); install-hook refuses."""
+    """The outermost context line of a hunk differs: patch would apply it
+    with fuzz (at a possibly wrong place); install-hook refuses."""
     series, src = trees["trixie-backports"]
     d = fresh(src, tmp_path / "t")
     modfinal = d / "scripts" / "Makefile.modfinal"
     text = modfinal.read_text()
-    assert "# find all modules listed in modules.order\n" in text
-    modfinal.write_text(text.replace("# find all modules listed in modules.order\n",
-                                     "# find every module listed in modules.order\n"))
+    line = "include $(srctree)/scripts/Kbuild.include\n"
+    assert text.count(line) == 1
+    modfinal.write_text(text.replace(line, "include $(srctree)/scripts/Kbuild.include # !\n"))
     fuzzy = subprocess.run(["patch", "-p1", "--dry-run", "-d", str(d)],
                            stdin=open(TOP / "scripts" / "kbuild-hook" / "kbuild-7.patch"),
                            capture_output=True, text=True)
