@@ -57,8 +57,9 @@ from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Sequence, Union
 
 from . import aptsources, cache, chroot, fetch, kernelpkgs, suites, unpack
-from .aptstate import AptState
-from .chroot import Bind
+from .aptstate import AptError, AptState
+from .chroot import Bind, ChrootError
+from .config import VmtestError
 from .progress import say
 
 VMTEST = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -69,6 +70,12 @@ BindLike = Union[str, Bind]
 
 class EnvError(Exception):
     """The environment of a suite cannot be set up."""
+
+
+# Everything environment() may raise for a broken setup (not a bug).
+ERRORS = (EnvError, AptError, ChrootError, VmtestError, aptsources.NoMirror,
+          cache.CacheError, kernelpkgs.ResolveError, suites.UnknownSuite,
+          unpack.UnpackError)
 
 
 @dataclass
@@ -162,8 +169,10 @@ def _host_source(series: str, install: bool) -> str:
     return tarball
 
 
-def _host_environment(suite: suites.Suite, cache_root: str,
-                      install: bool) -> Environment:
+def host_environment(suite: suites.Suite, cache_root: str,
+                     install: bool) -> Environment:
+    """The host's own kernel packages (installed with the host's apt),
+    built on the host."""
     if install:
         fetch.apt_install(["linux-image-amd64", "linux-headers-amd64"])
     release = fetch.debian_kernel()
@@ -187,6 +196,19 @@ def _host_environment(suite: suites.Suite, cache_root: str,
         modules=existing(f"/lib/modules/{release}"),
         compiler=m.group(1) if m else suite.compiler,
         chroot=None, kernel_root=None, cache_dir=cache_root)
+
+
+def given_kernel(vmlinuz: str, headers: str) -> Environment:
+    """A kernel image and headers directory given by hand, built on the
+    host (vmtest --kernel --kdir)."""
+    release = os.path.basename(os.path.abspath(headers))
+    release = release[len("linux-headers-"):] if release.startswith(
+        "linux-headers-") else release
+    return Environment(
+        suite="given", series="", release=release, version="",
+        vmlinuz=vmlinuz, headers=headers, config=None, system_map=None,
+        modules=None, compiler=None, chroot=None, kernel_root=None,
+        cache_dir="")
 
 
 def _chroot_environment(suite: suites.Suite, cache_root: str) -> Environment:
@@ -222,7 +244,7 @@ def environment(name: str, cache_dir: Optional[str] = None,
     suite = suites.get(name)
     cache_root = cache.cache_dir(cache_dir)
     if suites.on_host(suite, suites.host_codename()):
-        return _host_environment(suite, cache_root, install)
+        return host_environment(suite, cache_root, install)
     return _chroot_environment(suite, cache_root)
 
 
