@@ -67,7 +67,7 @@ here() {
 	if [ ${#run[@]} -eq 0 ]; then
 		"$@"
 	else
-		(cd "$work" && "${run[@]}" -- "$@")
+		(cd "$work" && "${run[@]}" "$@")
 	fi
 }
 
