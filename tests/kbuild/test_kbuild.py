@@ -200,6 +200,7 @@ def test_modules_install_strips_livepatch_safely(kbuild: Kbuild, tmp_path: Path)
                    {"lp.c": livepatch(ONLY_KLP, "(*only_klp)[0]"), "ord.c": ordinary()})
     kbuild.make(d)
     inst = tmp_path / "inst"
+    inst.mkdir()
     r = kbuild.make(d, "modules_install", f"INSTALL_MOD_PATH={inst}",
                     "INSTALL_MOD_STRIP=1", "DEPMOD=true", binds=(inst,))
     assert re.search(r"KLP STRIP\s+\S*lp\.ko", r.stdout), r.stdout
@@ -225,6 +226,7 @@ def test_modules_install_other_strip_is_checked(kbuild: Kbuild, tmp_path: Path) 
                    {"lp.c": livepatch(ONLY_KLP, "(*only_klp)[0]")})
     kbuild.make(d)
     inst = tmp_path / "inst"
+    inst.mkdir()
     r = kbuild.make(d, "modules_install", f"INSTALL_MOD_PATH={inst}",
                     "INSTALL_MOD_STRIP=--strip-debug --remove-section=.comment",
                     "DEPMOD=true", binds=(inst,), check=False)
