@@ -220,8 +220,11 @@ def test_modules_install_strips_livepatch_safely(kbuild: Kbuild, tmp_path: Path)
 
 def test_modules_install_other_strip_is_checked(kbuild: Kbuild, tmp_path: Path) -> None:
     """Any other INSTALL_MOD_STRIP runs binutils' strip as asked, then
-    klp-convert --check, which stops the installation of a damaged
-    livepatch."""
+    klp-convert --check: a damaged livepatch stops the installation, an
+    intact one is installed.  What binutils does differs by version:
+    bookworm's 2.40 turns the .klp.rela section of a target with no other
+    relocations into an ordinary one against symbol 0 (BZ 24456), trixie's
+    2.44 keeps it, sid's changes its type."""
     d = module_dir(tmp_path, "obj-m := lp.o",
                    {"lp.c": livepatch(ONLY_KLP, "(*only_klp)[0]")})
     kbuild.make(d)
@@ -230,5 +233,13 @@ def test_modules_install_other_strip_is_checked(kbuild: Kbuild, tmp_path: Path) 
     r = kbuild.make(d, "modules_install", f"INSTALL_MOD_PATH={inst}",
                     "INSTALL_MOD_STRIP=--strip-debug --remove-section=.comment",
                     "DEPMOD=true", binds=(inst,), check=False)
-    assert r.returncode != 0, r.stdout
-    assert re.search(r"klp-convert: \S*lp\.ko\S*: .*\.data\.onlyklp", r.stderr), r.stderr
+    assert re.search(r"^\s*STRIP\s+\S*lp\.ko$", r.stdout, re.M), r.stdout
+    if r.returncode == 0:
+        assert kbuild.env.suite != "bookworm", "binutils 2.40 damage not caught"
+        lp = installed(inst, "lp")
+        check = subprocess.run([str(TOP / "scripts" / "livepatch" / "klp-convert"),
+                                "--check", str(lp)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    else:
+        assert re.search(r"klp-convert: \S*lp\.ko: section '[^']*'", r.stderr), r.stderr
+        assert not list(inst.rglob("lp.ko*"))
