@@ -10,6 +10,8 @@ import subprocess
 from typing import List
 
 from .config import KLP_HEADERS, SELFTEST_DIR, VmtestError
+from .env import Environment
+from .progress import say
 
 
 def hooked_headers(headers: str, dest: str) -> str:
@@ -21,16 +23,18 @@ def hooked_headers(headers: str, dest: str) -> str:
     return r.stdout.strip().splitlines()[-1]
 
 
-def test_modules(kdir: str, builddir: str, log) -> List[str]:
-    """Build a copy of test_modules/ (the checkout stays clean)."""
+def test_modules(e: Environment, kdir: str, builddir: str) -> List[str]:
+    """Build a copy of test_modules/ (the checkout stays clean) against
+    @kdir, where @e's compiler is (@builddir is visible there)."""
     src = os.path.join(SELFTEST_DIR, "test_modules")
     dst = os.path.join(builddir, "test_modules")
     shutil.rmtree(dst, ignore_errors=True)
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("build_fail"))
     cmd = ["make", f"-j{os.cpu_count() or 2}", "-C", kdir, f"M={dst}"]
-    log("vmtest: " + " ".join(cmd))
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                       text=True)
+    say(f"vmtest: {' '.join(cmd)}"
+        f"{f' (in the {e.suite} chroot, {e.compiler})' if e.chroot else ''}")
+    r = e.run(cmd, binds=[builddir], cwd=dst, stdout=subprocess.PIPE,
+              stderr=subprocess.STDOUT, text=True)
     with open(os.path.join(builddir, "build.log"), "w") as f:
         f.write(r.stdout)
     if r.returncode:
