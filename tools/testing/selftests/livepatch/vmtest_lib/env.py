@@ -41,8 +41,11 @@ Makefile's absolute include of the common headers resolves and
 plain subprocess run; binds are ignored.
 
 Shell: "vmtest --suite SUITE --print-env" prints as_dict() as JSON; its
-"run" member is a command prefix: "<run...> [--bind DIR]... -- CMD"
-runs CMD where the kernel's compiler is (the current directory is bound).
+"run" member is a command prefix: "<run...> CMD..." runs CMD where the
+kernel's compiler is, in the current directory, which is visible there
+with the directories listed in $KLP_BIND (colon-separated), e.g.
+  KLP_BIND=$kdir:$mods "${run[@]}" make -C "$kdir" M="$mods"
+(on the command line: vmtest --suite SUITE --bind DIR... --run CMD...).
 
 Cache: --cache-dir, else $KLP_CACHE_DIR, else /var/cache/klp-convert."""
 
