@@ -375,3 +375,13 @@ def test_run_kernel_setup_errors_and_timeouts(tmp_path):
         run_kernel(cfg, lambda: int("x"), [], str(tmp_path), lines.append,
                    (aptstate.AptError,))
     assert lines == []
+
+
+def test_ensure_dir_rebuilds_an_invalid_entry(tmp_path):
+    path = str(tmp_path / "entry")
+    cache.ensure_dir(path, lambda tmp: Path(tmp, "v").write_text("1"))
+    Path(path, "v").write_text("")           # damaged on the host
+    valid = lambda p: Path(p, "v").read_text() != ""  # noqa: E731
+    cache.ensure_dir(path, lambda tmp: Path(tmp, "v").write_text("2"), valid)
+    assert Path(path, "v").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".entry.lock", "entry"]
