@@ -16,6 +16,7 @@ Python API (put tools/testing/selftests/livepatch on sys.path):
                                         # /lib/modules/<release> tree
     e.compiler                          # gcc-14: what the kernel was built with
     e.chroot                            # the build chroot's root, None: host
+    e.build_suite                       # its suite (trixie for trixie-backports)
     e.run(["make", "-C", kdir, f"M={d}"], binds=[kdir, d], cwd=d,
           stdout=subprocess.PIPE, text=True)   # subprocess.CompletedProcess
     e.command(cmd, binds, env, cwd)     # the same as a host argv list
@@ -94,6 +95,7 @@ class Environment:
     modules: Optional[str]
     compiler: Optional[str]
     chroot: Optional[str]           # the chroot's root directory; None: host
+    build_suite: Optional[str]      # the chroot's suite; None: host
     kernel_root: Optional[str]      # the unpacked packages; None: host
     cache_dir: str
     _apt: Optional[AptState] = field(default=None, repr=False)
@@ -198,7 +200,7 @@ def host_environment(suite: suites.Suite, cache_root: str,
         system_map=existing(f"/boot/System.map-{release}"),
         modules=existing(f"/lib/modules/{release}"),
         compiler=m.group(1) if m else suite.compiler,
-        chroot=None, kernel_root=None, cache_dir=cache_root)
+        chroot=None, build_suite=None, kernel_root=None, cache_dir=cache_root)
 
 
 def given_kernel(vmlinuz: str, headers: str) -> Environment:
@@ -210,8 +212,8 @@ def given_kernel(vmlinuz: str, headers: str) -> Environment:
     return Environment(
         suite="given", series="", release=release, version="",
         vmlinuz=vmlinuz, headers=headers, config=None, system_map=None,
-        modules=None, compiler=None, chroot=None, kernel_root=None,
-        cache_dir="")
+        modules=None, compiler=None, chroot=None, build_suite=None,
+        kernel_root=None, cache_dir="")
 
 
 def _chroot_environment(suite: suites.Suite, cache_root: str) -> Environment:
@@ -236,7 +238,8 @@ def _chroot_environment(suite: suites.Suite, cache_root: str) -> Environment:
         suite=suite.name, series=res.series, release=res.release,
         version=res.version, vmlinuz=vmlinuz, headers=headers,
         config=lay.config(), system_map=lay.system_map(), modules=lay.modules(),
-        compiler=compiler, chroot=chroot.root_of(croot), kernel_root=lay.root,
+        compiler=compiler, chroot=chroot.root_of(croot),
+        build_suite=suite.build_suite, kernel_root=lay.root,
         cache_dir=cache_root, _apt=apt)
 
 
