@@ -58,7 +58,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from . import aptsources, cache, chroot, fetch, kernelpkgs, suites, unpack
 from .aptstate import AptError, AptState
@@ -132,21 +132,7 @@ class Environment:
         """linux-source-<series>.tar.xz of this kernel's version."""
         if self._apt is None:
             return _host_source(self.series, install)
-        name = f"linux-source-{self.series}"
-        version = self.version
-        try:
-            self._apt.show(f"{name}={version}")
-        except Exception:
-            version = self._apt.show(name)["Version"]
-            say(f"vmtest: {name} {self.version} is not in {self.suite}: "
-                f"using {version}")
-        path = os.path.join(self.cache_dir, "sources", f"{name}_{version}")
-        unpack.unpacked(self._apt, {name: version}, path,
-                        {"suite": self.suite, "package": name})
-        tarballs = glob.glob(os.path.join(path, "root/usr/src/linux-source-*.tar.*"))
-        if len(tarballs) != 1:
-            raise EnvError(f"{name}: expected one tarball in {path}, found {tarballs}")
-        return tarballs[0]
+        return _fetch_source(self._apt, self.series, self.version, self.cache_dir)
 
     def as_dict(self) -> Dict[str, object]:
         d = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
@@ -163,6 +149,24 @@ class Environment:
         if self.chroot is None:
             return self.headers
         return f"/usr/src/linux-headers-{self.release}"
+
+
+def _fetch_source(apt: AptState, series: str, version: str,
+                  cache_root: str) -> str:
+    """linux-source-<series> of @version (else the suite's) through @apt,
+    unpacked under <cache>/sources: the path of its tarball."""
+    name = f"linux-source-{series}"
+    try:
+        apt.show(f"{name}={version}")
+    except AptError:
+        wanted, version = version, apt.show(name)["Version"]
+        say(f"vmtest: {name} {wanted} is not in {apt.suite}: using {version}")
+    path = os.path.join(cache_root, "sources", f"{name}_{version}")
+    unpack.unpacked(apt, {name: version}, path, {"suite": apt.suite, "package": name})
+    tarballs = glob.glob(os.path.join(path, "root/usr/src/linux-source-*.tar.*"))
+    if len(tarballs) != 1:
+        raise EnvError(f"{name}: expected one tarball in {path}, found {tarballs}")
+    return tarballs[0]
 
 
 def _host_source(series: str, install: bool) -> str:
@@ -216,19 +220,26 @@ def given_kernel(vmlinuz: str, headers: str) -> Environment:
         kernel_root=None, cache_dir="")
 
 
-def _chroot_environment(suite: suites.Suite, cache_root: str) -> Environment:
-    mirror = aptsources.host_mirror()
-    apt = AptState(os.path.join(cache_root, "apt", suite.name), suite.name, mirror)
+def _resolved(suite: suites.Suite, cache_root: str) -> Tuple[AptState,
+                                                              kernelpkgs.Resolved]:
+    """The suite's apt state, updated, and its current kernel."""
+    apt = AptState(os.path.join(cache_root, "apt", suite.name), suite.name,
+                   aptsources.host_mirror())
     with cache.locked(os.path.join(apt.root, ".lock")):
         apt.update()
-        res = kernelpkgs.resolve(apt.show)
-        compiler = res.compiler or suite.compiler
+        return apt, kernelpkgs.resolve(apt.show)
+
+
+def _chroot_environment(suite: suites.Suite, cache_root: str) -> Environment:
+    apt, res = _resolved(suite, cache_root)
+    compiler = res.compiler or suite.compiler
+    with cache.locked(os.path.join(apt.root, ".lock")):
         path = os.path.join(cache_root, "kernels", f"{res.release}_{res.version}")
         unpack.unpacked(apt, res.packages, path,
                         {"suite": suite.name, "release": res.release,
                          "version": res.version, "compiler": compiler})
     croot = chroot.ensure(cache_root, suite.build_suite,
-                          chroot.packages_for(compiler), mirror)
+                          chroot.packages_for(compiler), apt.mirror)
     lay = kernelpkgs.Layout(os.path.join(path, "root"), res.release)
     vmlinuz, headers = lay.vmlinuz(), lay.headers()
     if not vmlinuz or not headers:
@@ -254,8 +265,16 @@ def environment(name: str, cache_dir: Optional[str] = None,
     return _chroot_environment(suite, cache_root)
 
 
-def source_tarball(name: str, cache_dir: Optional[str] = None) -> str:
-    return environment(name, cache_dir).source_tarball()
+def source_tarball(name: str, cache_dir: Optional[str] = None,
+                   install: bool = True) -> str:
+    """linux-source-<series>.tar.xz of suite @name's current kernel (no
+    chroot needed: nothing is built)."""
+    suite = suites.get(name)
+    cache_root = cache.cache_dir(cache_dir)
+    if suites.on_host(suite, suites.host_codename()):
+        return host_environment(suite, cache_root, install).source_tarball(install)
+    apt, res = _resolved(suite, cache_root)
+    return _fetch_source(apt, res.series, res.version, cache_root)
 
 
 def config(name: str, cache_dir: Optional[str] = None) -> str:
