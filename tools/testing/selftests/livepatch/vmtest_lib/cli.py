@@ -166,7 +166,7 @@ def _run_all(cfg: Config, cache_dir: Optional[str], tests: List[str],
     results: List[matrix.KernelResult] = []
     if cfg.install:
         try:
-            fetch.install()
+            fetch.install(fetch.PACKAGES + fetch.FOREIGN)
         except env.ERRORS as exc:
             print(f"vmtest: {exc}", file=sys.stderr)
             return EXIT_INFRA
