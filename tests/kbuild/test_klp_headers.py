@@ -78,6 +78,10 @@ def test_default_is_the_running_kernels_headers(tmp_path: Path) -> None:
     uname.chmod(0o755)
     env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}",
            "KLP_HEADERS_SRCDIR": str(src)}
+    # the headers are reached through symlinks: nothing may be written
+    # through them into the real trees
+    watched = [e.headers for e in (older, newer)]
+    before = {w: tree_digest(w) for w in watched}
     r = subprocess.run([str(KLP_HEADERS), str(tmp_path / "k1")], env=env,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
@@ -88,6 +92,8 @@ def test_default_is_the_running_kernels_headers(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip().splitlines()[-1].endswith(f"linux-headers-{newer.release}")
     assert "are not installed; using" in r.stderr
+    assert {w: tree_digest(w) for w in watched} == before
+    assert not (tmp_path / "k1" / "src" / f"linux-headers-{older.release}").is_symlink()
 
 
 def test_usage_errors(tmp_path: Path) -> None:

@@ -21,7 +21,8 @@ sys.path.insert(0, str(SELFTESTS))
 
 from vmtest_lib import (aptsources, aptstate, cache, chroot, kernelpkgs,  # noqa: E402
                         matrix, suites, tap, unpack)
-from vmtest_lib.runner import Outcome  # noqa: E402
+from vmtest_lib import config  # noqa: E402
+from vmtest_lib.runner import Outcome, run_kernel  # noqa: E402
 
 KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 
@@ -327,13 +328,14 @@ def _report(passed: int, failed: int) -> tap.Report:
 
 def test_all_summary_one_tap_line_per_kernel():
     results = [
-        matrix.KernelResult("bookworm", "6.1.0-56-amd64", Outcome(0, _report(3, 0), 31.04)),
-        matrix.KernelResult("trixie", "6.12.117+deb13-amd64",
-                            Outcome(1, _report(2, 1), 40.0, "a selftest failed")),
-        matrix.KernelResult("trixie-backports", "", Outcome(
+        matrix.KernelResult("bookworm", Outcome(0, _report(3, 0), 31.04,
+                                                release="6.1.0-56-amd64")),
+        matrix.KernelResult("trixie", Outcome(1, _report(2, 1), 40.0, "a selftest failed",
+                                              "6.12.117+deb13-amd64")),
+        matrix.KernelResult("trixie-backports", Outcome(
             3, None, 2.5, "setting up trixie-backports: apt-get download failed\nmore")),
-        matrix.KernelResult("sid", "7.2.13+deb14-amd64",
-                            Outcome(6, _report(0, 3), 12.0, "kernel trouble: Oops")),
+        matrix.KernelResult("sid", Outcome(6, _report(0, 3), 12.0, "kernel trouble: Oops",
+                                           "7.2.13+deb14-amd64")),
     ]
     lines = matrix.summary(results)
     assert lines[:2] == ["TAP version 13", "1..4"]
@@ -352,11 +354,34 @@ def test_all_summary_one_tap_line_per_kernel():
     assert matrix.exit_code([]) == 3
 
 
-def test_run_suite_turns_setup_errors_into_a_broken_run():
+def test_run_kernel_setup_errors_and_timeouts(tmp_path):
+    """Setting up a kernel (fetch, chroot) counts in its time limit; a setup
+    error is a broken run of that kernel, a bug is not caught."""
+    cfg = config.Config(timeout=1.0)
+    lines = []
+
     def broken():
         raise aptstate.AptError("apt-get download failed")
-    k = matrix.run_suite("sid", broken, lambda e: pytest.fail("must not run"),
-                         (aptstate.AptError,))
-    assert k.outcome.code == 3 and "apt-get download failed" in k.outcome.reason
-    with pytest.raises(ValueError):      # a bug is not an infrastructure error
-        matrix.run_suite("sid", lambda: int("x"), lambda e: None, (aptstate.AptError,))
+    out = run_kernel(cfg, broken, [], str(tmp_path), lines.append, (aptstate.AptError,))
+    assert (out.code, out.report, out.release) == (3, None, "")
+    assert "setting up the kernel: apt-get download failed" in out.reason
+
+    def hangs():
+        time.sleep(30)
+    t0 = time.monotonic()
+    out = run_kernel(cfg, hangs, [], str(tmp_path), lines.append, (aptstate.AptError,))
+    assert out.code == config.EXIT_TIMEOUT and time.monotonic() - t0 < 10
+    with pytest.raises(ValueError):
+        run_kernel(cfg, lambda: int("x"), [], str(tmp_path), lines.append,
+                   (aptstate.AptError,))
+    assert lines == []
+
+
+def test_ensure_dir_rebuilds_an_invalid_entry(tmp_path):
+    path = str(tmp_path / "entry")
+    cache.ensure_dir(path, lambda tmp: Path(tmp, "v").write_text("1"))
+    Path(path, "v").write_text("")           # damaged on the host
+    valid = lambda p: Path(p, "v").read_text() != ""  # noqa: E731
+    cache.ensure_dir(path, lambda tmp: Path(tmp, "v").write_text("2"), valid)
+    assert Path(path, "v").read_text() == "2"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".entry.lock", "entry"]

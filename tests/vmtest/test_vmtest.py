@@ -147,16 +147,20 @@ def test_all_kernels_in_qemu():
     assert "not ok" not in out
     assert out.rstrip().splitlines()[-1] == f"kernels: {len(SUITES)} passed, 0 failed"
     # built in the chroots, with the kernels' compilers
-    for suite, gcc in (("trixie", "gcc-14"), ("trixie-backports", "gcc-14"),
-                       ("sid", "gcc-16")):
-        assert f"(in the {suite} chroot, {gcc})" in r.stderr
+    # (trixie-backports' 7.3 was built with trixie's gcc-14)
+    for suite, build, gcc in (("trixie", "trixie", "gcc-14"),
+                              ("trixie-backports", "trixie", "gcc-14"),
+                              ("sid", "sid", "gcc-16")):
+        section = r.stderr[r.stderr.index(f"=== {suite} ==="):]
+        assert f"(in the {build} chroot, {gcc})" in section.split("===")[2], section
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("suite", SUITES)
-def test_print_env_and_run(suite):
+def test_print_env_and_run(suite, tmp_path):
     """--print-env describes a usable environment; its run prefix runs a
-    command where the kernel's compiler is, with the headers in place."""
+    command where the kernel's compiler is, with the headers in place, in
+    the current directory, with the $KLP_BIND directories visible."""
     vmtest = str(SELFTESTS / "vmtest")
     r = subprocess.run([vmtest, "--suite", suite, "--print-env"],
                        capture_output=True, text=True, timeout=1800)
@@ -168,12 +172,21 @@ def test_print_env_and_run(suite):
     with open(e["config"]) as f:
         assert "CONFIG_LIVEPATCH=y" in f.read()
     assert (e["chroot"] is None) == (suite == "bookworm")
+    assert e["build_suite"] == {"bookworm": None, "trixie": "trixie",
+                                "trixie-backports": "trixie", "sid": "sid"}[suite]
+    cwd, other = tmp_path / "cwd", tmp_path / "other"
+    cwd.mkdir()
+    other.mkdir()
+    (other / "input").write_text("seen\n")
     probe = (f"test -f {e['build_headers']}/Makefile && "
-             f"{e['compiler']} --version | head -n1 && uname -m")
+             f"{e['compiler']} --version | head -n1 && cat {other}/input > out && "
+             "uname -m")
     r = subprocess.run([*e["run"], "sh", "-c", probe], capture_output=True,
-                       text=True, timeout=600)
+                       text=True, timeout=600, cwd=cwd,
+                       env=dict(os.environ, KLP_BIND=str(other)))
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stdout.splitlines()[-1] == "x86_64"
+    assert (cwd / "out").read_text() == "seen\n"
     if e["chroot"]:
         # the chroot's compiler is the kernel's own (CONFIG_CC_VERSION_TEXT)
         with open(e["config"]) as f:

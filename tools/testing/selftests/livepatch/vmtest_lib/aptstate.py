@@ -102,7 +102,7 @@ class AptState:
         # the package cache file: the host's apt.conf.d may disable it,
         # and rebuilding it on every call is slow
         full = [cmd[0], "-o", f"Dir::Cache::pkgcache={self.root}/pkgcache.bin",
-                "-o", f"Dir::Cache::srcpkgcache={self.root}/srcpkgcache.bin",
+                "-o", "Dir::Cache::srcpkgcache=",
                 *cmd[1:]]
         env = dict(os.environ, APT_CONFIG=self.conf, LC_ALL="C.UTF-8",
                    DEBIAN_FRONTEND="noninteractive")

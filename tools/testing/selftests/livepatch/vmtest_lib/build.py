@@ -32,7 +32,7 @@ def test_modules(e: Environment, kdir: str, builddir: str) -> List[str]:
     shutil.copytree(src, dst, ignore=shutil.ignore_patterns("build_fail"))
     cmd = ["make", f"-j{os.cpu_count() or 2}", "-C", kdir, f"M={dst}"]
     say(f"vmtest: {' '.join(cmd)}"
-        f"{f' (in the {e.suite} chroot, {e.compiler})' if e.chroot else ''}")
+        f"{f' (in the {e.build_suite} chroot, {e.compiler})' if e.chroot else ''}")
     r = e.run(cmd, binds=[builddir], cwd=dst, stdout=subprocess.PIPE,
               stderr=subprocess.STDOUT, text=True)
     with open(os.path.join(builddir, "build.log"), "w") as f:

@@ -59,18 +59,24 @@ def _remove_stale(parent: str, name: str) -> None:
             shutil.rmtree(os.path.join(parent, entry), ignore_errors=True)
 
 
-def ensure_dir(path: str, build: Callable[[str], None]) -> str:
+def ensure_dir(path: str, build: Callable[[str], None],
+               valid: Callable[[str], bool] = os.path.isdir) -> str:
     """Return @path, first calling @build(tmp) to fill a temporary
-    directory renamed to @path when @build returns, if @path is missing.
-    Concurrent callers wait for each other; a failed or killed @build
-    leaves no @path."""
-    if os.path.isdir(path):
+    directory renamed to @path when @build returns, if @path is missing
+    or not @valid (then it is removed first).  Concurrent callers wait for
+    each other; a failed or killed @build leaves no @path."""
+    if os.path.isdir(path) and valid(path):
         return path
     parent, name = os.path.split(path)
     os.makedirs(parent, exist_ok=True)
     with locked(os.path.join(parent, f".{name}.lock")):
         if os.path.isdir(path):
-            return path
+            if valid(path):
+                return path
+            trash = os.path.join(parent, f"{TMP_PREFIX}{name}.invalid")
+            shutil.rmtree(trash, ignore_errors=True)
+            os.rename(path, trash)
+            shutil.rmtree(trash, ignore_errors=True)
         _remove_stale(parent, name)
         tmp = os.path.join(parent, f"{TMP_PREFIX}{name}.{os.getpid()}")
         os.makedirs(tmp)

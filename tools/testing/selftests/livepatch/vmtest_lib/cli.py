@@ -152,13 +152,8 @@ def _summary(out: Outcome) -> str:
 
 def _run_one(cfg: Config, suite: Optional[str], cache_dir: Optional[str],
              tests: List[str], workdir: str) -> int:
-    try:
-        e = _environment(cfg, suite, cache_dir)
-    except env.ERRORS as exc:
-        print(f"vmtest: {exc}", file=sys.stderr)
-        return EXIT_INFRA
-    print(f"vmtest: kernel {e.release}", file=sys.stderr, flush=True)
-    out = run_kernel(cfg, e, tests, workdir, lambda l: print(l, flush=True))
+    out = run_kernel(cfg, lambda: _environment(cfg, suite, cache_dir), tests,
+                     workdir, lambda line: print(line, flush=True), env.ERRORS)
     if out.report is not None:
         print(_summary(out), flush=True)
     if out.reason and out.code != 1:
@@ -170,15 +165,21 @@ def _run_all(cfg: Config, cache_dir: Optional[str], tests: List[str],
              workdir: str) -> int:
     results: List[matrix.KernelResult] = []
     if cfg.install:
-        fetch.install()
+        try:
+            fetch.install(fetch.PACKAGES + fetch.FOREIGN)
+        except env.ERRORS as exc:
+            print(f"vmtest: {exc}", file=sys.stderr)
+            return EXIT_INFRA
+    quiet = Config(**{**cfg.__dict__, "install": False})
     for name in suites.ALL:
         print(f"vmtest: === {name} ===", file=sys.stderr, flush=True)
-        results.append(matrix.run_suite(
-            name, lambda: _environment(Config(**{**cfg.__dict__, "install": False}),
-                                       name, cache_dir),
-            lambda e: run_kernel(cfg, e, tests, os.path.join(workdir, name),
-                                 lambda l: print(f"# {name}: {l}", flush=True)),
-            env.ERRORS))
+        out = run_kernel(
+            cfg, lambda n=name: _environment(quiet, n, cache_dir), tests,
+            os.path.join(workdir, name),
+            lambda line, n=name: print(f"# {n}: {line}", flush=True), env.ERRORS)
+        if out.reason:
+            print(f"vmtest: {name}: {out.reason}", file=sys.stderr, flush=True)
+        results.append(matrix.KernelResult(name, out))
     for line in matrix.summary(results):
         print(line, flush=True)
     return matrix.exit_code(results)

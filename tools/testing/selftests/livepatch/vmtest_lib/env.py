@@ -16,6 +16,7 @@ Python API (put tools/testing/selftests/livepatch on sys.path):
                                         # /lib/modules/<release> tree
     e.compiler                          # gcc-14: what the kernel was built with
     e.chroot                            # the build chroot's root, None: host
+    e.build_suite                       # its suite (trixie for trixie-backports)
     e.run(["make", "-C", kdir, f"M={d}"], binds=[kdir, d], cwd=d,
           stdout=subprocess.PIPE, text=True)   # subprocess.CompletedProcess
     e.command(cmd, binds, env, cwd)     # the same as a host argv list
@@ -41,8 +42,11 @@ Makefile's absolute include of the common headers resolves and
 plain subprocess run; binds are ignored.
 
 Shell: "vmtest --suite SUITE --print-env" prints as_dict() as JSON; its
-"run" member is a command prefix: "<run...> [--bind DIR]... -- CMD"
-runs CMD where the kernel's compiler is (the current directory is bound).
+"run" member is a command prefix: "<run...> CMD..." runs CMD where the
+kernel's compiler is, in the current directory, which is visible there
+with the directories listed in $KLP_BIND (colon-separated), e.g.
+  KLP_BIND=$kdir:$mods "${run[@]}" make -C "$kdir" M="$mods"
+(on the command line: vmtest --suite SUITE --bind DIR... --run CMD...).
 
 Cache: --cache-dir, else $KLP_CACHE_DIR, else /var/cache/klp-convert."""
 
@@ -54,7 +58,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from . import aptsources, cache, chroot, fetch, kernelpkgs, suites, unpack
 from .aptstate import AptError, AptState
@@ -91,6 +95,7 @@ class Environment:
     modules: Optional[str]
     compiler: Optional[str]
     chroot: Optional[str]           # the chroot's root directory; None: host
+    build_suite: Optional[str]      # the chroot's suite; None: host
     kernel_root: Optional[str]      # the unpacked packages; None: host
     cache_dir: str
     _apt: Optional[AptState] = field(default=None, repr=False)
@@ -127,21 +132,7 @@ class Environment:
         """linux-source-<series>.tar.xz of this kernel's version."""
         if self._apt is None:
             return _host_source(self.series, install)
-        name = f"linux-source-{self.series}"
-        version = self.version
-        try:
-            self._apt.show(f"{name}={version}")
-        except Exception:
-            version = self._apt.show(name)["Version"]
-            say(f"vmtest: {name} {self.version} is not in {self.suite}: "
-                f"using {version}")
-        path = os.path.join(self.cache_dir, "sources", f"{name}_{version}")
-        unpack.unpacked(self._apt, {name: version}, path,
-                        {"suite": self.suite, "package": name})
-        tarballs = glob.glob(os.path.join(path, "root/usr/src/linux-source-*.tar.*"))
-        if len(tarballs) != 1:
-            raise EnvError(f"{name}: expected one tarball in {path}, found {tarballs}")
-        return tarballs[0]
+        return _fetch_source(self._apt, self.series, self.version, self.cache_dir)
 
     def as_dict(self) -> Dict[str, object]:
         d = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
@@ -158,6 +149,24 @@ class Environment:
         if self.chroot is None:
             return self.headers
         return f"/usr/src/linux-headers-{self.release}"
+
+
+def _fetch_source(apt: AptState, series: str, version: str,
+                  cache_root: str) -> str:
+    """linux-source-<series> of @version (else the suite's) through @apt,
+    unpacked under <cache>/sources: the path of its tarball."""
+    name = f"linux-source-{series}"
+    try:
+        apt.show(f"{name}={version}")
+    except AptError:
+        wanted, version = version, apt.show(name)["Version"]
+        say(f"vmtest: {name} {wanted} is not in {apt.suite}: using {version}")
+    path = os.path.join(cache_root, "sources", f"{name}_{version}")
+    unpack.unpacked(apt, {name: version}, path, {"suite": apt.suite, "package": name})
+    tarballs = glob.glob(os.path.join(path, "root/usr/src/linux-source-*.tar.*"))
+    if len(tarballs) != 1:
+        raise EnvError(f"{name}: expected one tarball in {path}, found {tarballs}")
+    return tarballs[0]
 
 
 def _host_source(series: str, install: bool) -> str:
@@ -195,7 +204,7 @@ def host_environment(suite: suites.Suite, cache_root: str,
         system_map=existing(f"/boot/System.map-{release}"),
         modules=existing(f"/lib/modules/{release}"),
         compiler=m.group(1) if m else suite.compiler,
-        chroot=None, kernel_root=None, cache_dir=cache_root)
+        chroot=None, build_suite=None, kernel_root=None, cache_dir=cache_root)
 
 
 def given_kernel(vmlinuz: str, headers: str) -> Environment:
@@ -207,23 +216,30 @@ def given_kernel(vmlinuz: str, headers: str) -> Environment:
     return Environment(
         suite="given", series="", release=release, version="",
         vmlinuz=vmlinuz, headers=headers, config=None, system_map=None,
-        modules=None, compiler=None, chroot=None, kernel_root=None,
-        cache_dir="")
+        modules=None, compiler=None, chroot=None, build_suite=None,
+        kernel_root=None, cache_dir="")
+
+
+def _resolved(suite: suites.Suite, cache_root: str) -> Tuple[AptState,
+                                                              kernelpkgs.Resolved]:
+    """The suite's apt state, updated, and its current kernel."""
+    apt = AptState(os.path.join(cache_root, "apt", suite.name), suite.name,
+                   aptsources.host_mirror())
+    with cache.locked(os.path.join(apt.root, ".lock")):
+        apt.update()
+        return apt, kernelpkgs.resolve(apt.show)
 
 
 def _chroot_environment(suite: suites.Suite, cache_root: str) -> Environment:
-    mirror = aptsources.host_mirror()
-    apt = AptState(os.path.join(cache_root, "apt", suite.name), suite.name, mirror)
+    apt, res = _resolved(suite, cache_root)
+    compiler = res.compiler or suite.compiler
     with cache.locked(os.path.join(apt.root, ".lock")):
-        apt.update()
-        res = kernelpkgs.resolve(apt.show)
-        compiler = res.compiler or suite.compiler
         path = os.path.join(cache_root, "kernels", f"{res.release}_{res.version}")
         unpack.unpacked(apt, res.packages, path,
                         {"suite": suite.name, "release": res.release,
                          "version": res.version, "compiler": compiler})
     croot = chroot.ensure(cache_root, suite.build_suite,
-                          chroot.packages_for(compiler), mirror)
+                          chroot.packages_for(compiler), apt.mirror)
     lay = kernelpkgs.Layout(os.path.join(path, "root"), res.release)
     vmlinuz, headers = lay.vmlinuz(), lay.headers()
     if not vmlinuz or not headers:
@@ -233,7 +249,8 @@ def _chroot_environment(suite: suites.Suite, cache_root: str) -> Environment:
         suite=suite.name, series=res.series, release=res.release,
         version=res.version, vmlinuz=vmlinuz, headers=headers,
         config=lay.config(), system_map=lay.system_map(), modules=lay.modules(),
-        compiler=compiler, chroot=chroot.root_of(croot), kernel_root=lay.root,
+        compiler=compiler, chroot=chroot.root_of(croot),
+        build_suite=suite.build_suite, kernel_root=lay.root,
         cache_dir=cache_root, _apt=apt)
 
 
@@ -248,8 +265,16 @@ def environment(name: str, cache_dir: Optional[str] = None,
     return _chroot_environment(suite, cache_root)
 
 
-def source_tarball(name: str, cache_dir: Optional[str] = None) -> str:
-    return environment(name, cache_dir).source_tarball()
+def source_tarball(name: str, cache_dir: Optional[str] = None,
+                   install: bool = True) -> str:
+    """linux-source-<series>.tar.xz of suite @name's current kernel (no
+    chroot needed: nothing is built)."""
+    suite = suites.get(name)
+    cache_root = cache.cache_dir(cache_dir)
+    if suites.on_host(suite, suites.host_codename()):
+        return host_environment(suite, cache_root, install).source_tarball(install)
+    apt, res = _resolved(suite, cache_root)
+    return _fetch_source(apt, res.series, res.version, cache_root)
 
 
 def config(name: str, cache_dir: Optional[str] = None) -> str:

@@ -15,11 +15,12 @@ from typing import List, Optional, Tuple
 
 from .config import VmtestError
 
-# what the host needs to boot a kernel and to fetch other suites' kernels
+# what the host needs to build for and boot its own kernel (plain vmtest)
 TOOLS = ["qemu-system-x86", "busybox-static", "cpio", "kmod", "make", "gcc",
-         "patch", "python3-pyelftools", "debootstrap", "debian-archive-keyring"]
-# plain vmtest (and the host suite) also installs the host's current kernel
+         "patch", "python3-pyelftools"]
 PACKAGES = TOOLS + ["linux-image-amd64", "linux-headers-amd64"]
+# and to fetch other suites' kernels and build chroots (--suite, --all)
+FOREIGN = ["debootstrap", "debian-archive-keyring"]
 
 
 def _run(cmd: List[str], what: str) -> str:
@@ -43,7 +44,8 @@ def install(packages: Optional[List[str]] = None) -> None:
 
 
 def install_tools() -> None:
-    install(TOOLS)
+    """What --suite needs on the host for another suite's kernel."""
+    install(TOOLS + FOREIGN)
 
 
 def apt_install(packages: List[str]) -> None:

@@ -7,9 +7,8 @@ run was broken (infrastructure, timeout, kernel crash)."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
-from typing import Callable, List, Tuple, Type
+from typing import List
 
 from .config import EXIT_FAIL, EXIT_INFRA, EXIT_PASS
 from .runner import Outcome
@@ -21,26 +20,11 @@ WHAT = {EXIT_FAIL: "test failure", EXIT_INFRA: "broken run: infrastructure",
 @dataclass
 class KernelResult:
     suite: str
-    release: str            # "" if the environment could not be set up
     outcome: Outcome
 
-
-def run_suite(name: str, make_env: Callable[[], object],
-              run: Callable[[object], Outcome],
-              errors: Tuple[Type[BaseException], ...]) -> KernelResult:
-    """Set up suite @name's environment and run it; a setup error is a
-    broken run of that kernel, and the next kernel still runs."""
-    start = time.monotonic()
-    try:
-        e = make_env()
-    except errors as exc:
-        return KernelResult(name, "", Outcome(EXIT_INFRA, None,
-                                              time.monotonic() - start,
-                                              f"setting up {name}: {exc}"))
-    setup = time.monotonic() - start
-    out = run(e)
-    out.seconds += setup
-    return KernelResult(name, getattr(e, "release", ""), out)
+    @property
+    def release(self) -> str:
+        return self.outcome.release
 
 
 def _line(n: int, k: KernelResult) -> str:

@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
-import time
-from typing import Iterator
 
 
 def say(msg: str) -> None:
@@ -33,12 +30,3 @@ def tree_size(path: str) -> int:
                 continue
             total += st.st_size
     return total
-
-
-@contextlib.contextmanager
-def step(what: str) -> Iterator[None]:
-    """'vmtest: <what> ...' now, 'vmtest: <what>: done in N s' after."""
-    say(f"vmtest: {what} ...")
-    start = time.monotonic()
-    yield
-    say(f"vmtest: {what}: done in {time.monotonic() - start:.1f} s")

@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple, Type
 
 from . import build, initramfs, qemu, tap
 from .config import (EXIT_FAIL, EXIT_INFRA, EXIT_KERNEL, EXIT_PASS,
@@ -28,6 +28,7 @@ class Outcome:
     report: Optional[tap.Report]    # None if the VM never ran
     seconds: float
     reason: str = ""                # why it did not pass, one line
+    release: str = ""               # the kernel's uname -r, once known
 
 
 def _verdict(report: tap.Report, run: qemu.Run, console: str) -> Outcome:
@@ -72,29 +73,45 @@ def _boot(cfg: Config, e: Environment, tests: List[str], modules: List[str],
     return _verdict(parser.report, run, console)
 
 
-def run_kernel(cfg: Config, e: Environment, tests: List[str], workdir: str,
-               emit: Callable[[str], None]) -> Outcome:
-    """Build, boot and judge the selftests @tests on @e's kernel within
-    cfg.timeout seconds; TAP lines go to @emit."""
+def _build_and_boot(cfg: Config, e: Environment, tests: List[str],
+                    workdir: str, deadline: float,
+                    emit: Callable[[str], None]) -> Outcome:
+    os.makedirs(workdir, exist_ok=True)
+    kdir = build.hooked_headers(e.headers, os.path.join(workdir, "headers"))
+    modules = build.test_modules(e, kdir, workdir)
+    say(f"vmtest: built {len(modules)} test modules")
+    return _boot(cfg, e, tests, modules, workdir, deadline, emit)
+
+
+def run_kernel(cfg: Config, make_env: Callable[[], Environment],
+               tests: List[str], workdir: str, emit: Callable[[str], None],
+               setup_errors: Tuple[Type[BaseException], ...]) -> Outcome:
+    """Set up the kernel's environment with @make_env (fetching what is
+    missing), build, boot and judge the selftests @tests, all within
+    cfg.timeout seconds; TAP lines go to @emit.  A setup error of
+    @setup_errors is a broken run (EXIT_INFRA), not an exception."""
     start = time.monotonic()
 
     def on_alarm(signum, frame):
         raise Timeout()
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(int(cfg.timeout) + 1)
-    os.makedirs(workdir, exist_ok=True)
+    release = ""
     try:
-        kdir = build.hooked_headers(e.headers, os.path.join(workdir, "headers"))
-        modules = build.test_modules(e, kdir, workdir)
-        say(f"vmtest: built {len(modules)} test modules")
-        out = _boot(cfg, e, tests, modules, workdir, start + cfg.timeout, emit)
+        e = make_env()
+        release = e.release
+        say(f"vmtest: kernel {release}")
+        out = _build_and_boot(cfg, e, tests, workdir, start + cfg.timeout, emit)
     except Timeout:
         out = Outcome(EXIT_TIMEOUT, None, 0,
                       f"overall timeout of {cfg.timeout:.0f} s expired")
     except VmtestError as exc:
         out = Outcome(EXIT_INFRA, None, 0, str(exc))
+    except setup_errors as exc:
+        out = Outcome(EXIT_INFRA, None, 0, f"setting up the kernel: {exc}")
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, old)
     out.seconds = time.monotonic() - start
+    out.release = release
     return out

@@ -60,15 +60,14 @@ def unpacked(apt: AptState, packages: Dict[str, str], path: str,
     """@path, holding root/ with @packages (name -> version) unpacked and
     manifest.json with @info; downloaded and unpacked if missing or
     damaged."""
-    if os.path.isfile(os.path.join(path, MANIFEST)):
-        bad = damaged(path)
-        if not bad:
-            return path
-        say(f"vmtest: {path} was modified ({', '.join(bad[:3])}"
-            f"{' ...' if len(bad) > 3 else ''}): unpacking it again")
-        trash = f"{path}.damaged.{os.getpid()}"
-        os.rename(path, trash)
-        shutil.rmtree(trash, ignore_errors=True)
+    def valid(entry: str) -> bool:
+        if not os.path.isfile(os.path.join(entry, MANIFEST)):
+            return False
+        bad = damaged(entry)
+        if bad:
+            say(f"vmtest: {entry} was modified ({', '.join(bad[:3])}"
+                f"{' ...' if len(bad) > 3 else ''}): unpacking it again")
+        return not bad
 
     def build(tmp: str) -> None:
         debs = apt.download(packages, os.path.join(tmp, "debs"))
@@ -84,7 +83,7 @@ def unpacked(apt: AptState, packages: Dict[str, str], path: str,
             json.dump({**info, "packages": packages, "sizes": _key_files(root)},
                       f, indent=1, sort_keys=True)
 
-    return cache.ensure_dir(path, build)
+    return cache.ensure_dir(path, build, valid)
 
 
 def manifest(path: str) -> Dict[str, object]:
