@@ -6,7 +6,7 @@ prepared but not yet required: it runs only with KLP_SERIES_7=1, until the
 from __future__ import annotations
 
 import os
-from typing import List
+from typing import Dict, List
 
 import pytest
 
@@ -25,3 +25,17 @@ def pytest_collection_modifyitems(config: pytest.Config,
         config.hook.pytest_deselected(
             items=[i for i in items if i not in keep])
         items[:] = keep
+
+
+@pytest.fixture(scope="module")
+def git_env(tmp_path_factory) -> Dict[str, str]:
+    """An identity for commits even on a machine without git config."""
+    home = tmp_path_factory.mktemp("home")
+    (home / ".gitconfig").write_text(
+        "[user]\n\tname = Test Author\n\temail = test@example.org\n"
+        "[init]\n\tdefaultBranch = master\n")
+    env = dict(os.environ)
+    env["HOME"] = str(home)
+    env["GIT_CONFIG_GLOBAL"] = str(home / ".gitconfig")
+    env.pop("GIT_DIR", None)
+    return env

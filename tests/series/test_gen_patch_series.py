@@ -63,20 +63,6 @@ def git(cwd: Path, *args: str, env: Dict[str, str] = None) -> str:
                           stdout=subprocess.PIPE, env=env).stdout
 
 
-@pytest.fixture(scope="module")
-def git_env(tmp_path_factory) -> Dict[str, str]:
-    """An identity for commits even on a machine without git config."""
-    home = tmp_path_factory.mktemp("home")
-    (home / ".gitconfig").write_text(
-        "[user]\n\tname = Test Author\n\temail = test@example.org\n"
-        "[init]\n\tdefaultBranch = master\n")
-    env = dict(os.environ)
-    env["HOME"] = str(home)
-    env["GIT_CONFIG_GLOBAL"] = str(home / ".gitconfig")
-    env.pop("GIT_DIR", None)
-    return env
-
-
 def extract(dest: Path, members: List[str]) -> Path:
     if not TARBALL.exists():
         pytest.fail(f"{TARBALL} not installed (tests/run installs linux-source-6.1)")
@@ -144,6 +130,7 @@ def check_series(ksrc: Path, out: Path, env: Dict[str, str],
         assert subject.startswith(SUBJECTS[key]), subject
 
     cover = patches[0].read_text()
+    assert f"Based on Linux {basemod.detect(ksrc).release} (" in cover
     assert "*** SUBJECT HERE ***" not in cover
     assert "*** BLURB HERE ***" not in cover
     for heading in ("What does this offer over objtool's \"klp post-link\"",

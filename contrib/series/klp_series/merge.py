@@ -61,13 +61,18 @@ def logical_lines(text: str) -> List[str]:
     return out
 
 
-def _values(var: str, lines: List[str]) -> Set[str]:
-    found: Set[str] = set()
+def _items(var: str, lines: List[str]) -> List[str]:
+    """The values assigned to @var, in order, each once."""
+    found: List[str] = []
     for line in lines:
         m = _ASSIGN.match(line.strip())
         if m and m.group(1) == var:
-            found.update(m.group(3).split())
+            found += [w for w in m.group(3).split() if w not in found]
     return found
+
+
+def _values(var: str, lines: List[str]) -> Set[str]:
+    return set(_items(var, lines))
 
 
 def _new_assignments(theirs: str, ours: str) -> List[str]:
@@ -145,9 +150,9 @@ def merge_lists(*list_vars: str) -> Merger:
     of those lists.  Everything else of ours is the kernel's business."""
     def merge(theirs: str, ours: str) -> str:
         lines = theirs.splitlines()
-        new_items = {v: sorted(_values(v, logical_lines(ours))
-                               - _values(v, logical_lines(theirs)))
-                     for v in list_vars}
+        have = {v: _values(v, logical_lines(theirs)) for v in list_vars}
+        new_items = {v: [w for w in _items(v, logical_lines(ours))
+                         if w not in have[v]] for v in list_vars}
         defined = {m.group(1) for m in map(_ASSIGN.match, logical_lines(theirs)) if m}
         extra = [" ".join(line.split()) for line in logical_lines(ours)
                  if (m := _ASSIGN.match(line)) and m.group(1) not in defined
