@@ -332,3 +332,15 @@ def test_no_long_functions() -> None:
             if isinstance(node, ast.FunctionDef):
                 length = node.end_lineno - node.lineno + 1
                 assert length <= 60, f"{path.name}: {node.name}: {length} lines"
+
+
+def test_file_path_changes_justified_per_base(tmp_path) -> None:
+    b61 = basemod.detect(kernel_tree(tmp_path / "a", "6.1.192"))
+    b73 = basemod.detect(kernel_tree(tmp_path / "b", "7.3.4", "klp_build",
+                                     "livepatch_external", "test_modules"))
+    assert not basemod.layout(b61).listed_in_maintainers
+    assert basemod.layout(b73).listed_in_maintainers
+    for patch in plan.series(basemod.layout(b73), None):
+        assert "already lists" in patch.justifications["FILE_PATH_CHANGES"]
+    for patch in plan.series(basemod.layout(b61), None):
+        assert "FILE_PATH_CHANGES" not in patch.justifications

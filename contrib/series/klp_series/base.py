@@ -86,6 +86,8 @@ class Layout:
     # the selftests join tools/testing/selftests/livepatch/ (mainline's
     # functions.sh and test_modules/) rather than a suite of their own
     selftests_in_place: bool
+    # MAINTAINERS' LIVE PATCHING entry lists scripts/livepatch/ already
+    listed_in_maintainers: bool = False
 
 
 def read_version(makefile: Path) -> Tuple[Version, str]:
@@ -122,4 +124,5 @@ def detect(root: Path) -> Base:
 
 def layout(base: Base) -> Layout:
     return Layout(macros_in_livepatch_h=base.has("livepatch_external"),
-                  selftests_in_place=base.has("test_modules"))
+                  selftests_in_place=base.has("test_modules"),
+                  listed_in_maintainers=base.has("klp_build"))

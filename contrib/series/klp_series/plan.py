@@ -106,6 +106,15 @@ def sources(layout: Layout) -> Sources:
         forbidden=("klp_reloc.h", "scripts/livepatch/include"))
 
 
+LISTED = {
+    "FILE_PATH_CHANGES":
+        "checkpatch asks whether MAINTAINERS needs updating for the new "
+        "files: the LIVE PATCHING entry already lists scripts/livepatch/, "
+        "samples/livepatch/, tools/testing/selftests/livepatch/, "
+        "Documentation/livepatch/ and include/linux/livepatch*.h.",
+}
+
+
 def _tool(layout: Layout) -> Patch:
     macros = "livepatch_h" if layout.macros_in_livepatch_h else "klp_reloc"
     subject, body = render("tool", {"macros": snippet(f"macros-{macros}")})
@@ -148,7 +157,11 @@ def series(layout: Layout, hook: Optional[str]) -> List[Patch]:
     subject, body = render("docs", {})
     docs = Patch("docs", subject, body, ("Documentation/livepatch/",),
                  mergers={"Documentation/livepatch/index.rst": merge_toctree})
-    return [_tool(layout), kbuild, sample, _selftests(layout), docs]
+    patches = [_tool(layout), kbuild, sample, _selftests(layout), docs]
+    if layout.listed_in_maintainers:
+        for patch in patches:
+            patch.justifications.update(LISTED)
+    return patches
 
 
 def owner(path: str, patches: Sequence[Patch]) -> Optional[str]:
