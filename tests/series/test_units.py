@@ -344,3 +344,23 @@ def test_file_path_changes_justified_per_base(tmp_path) -> None:
         assert "already lists" in patch.justifications["FILE_PATH_CHANGES"]
     for patch in plan.series(basemod.layout(b61), None):
         assert "FILE_PATH_CHANGES" not in patch.justifications
+
+
+def test_marked_rst_blocks() -> None:
+    text = ("a\n\n.. klp_reloc.h begin\n\nold kernels: klp_reloc.h\n\n"
+            ".. klp_reloc.h end\n\nb\n")
+    keep = assemble.marked_blocks(text, drop=False)
+    assert keep == "a\n\nold kernels: klp_reloc.h\n\nb\n"
+    assert assemble.marked_blocks(text, drop=True) == "a\n\nb\n"
+    with pytest.raises(SeriesError, match="without"):
+        assemble.marked_blocks("x\n.. klp_reloc.h begin\n", drop=True)
+    with pytest.raises(SeriesError, match="unbalanced"):
+        assemble.marked_blocks("x\n.. klp_reloc.h end\n", drop=True)
+    old = plan.series(basemod.Layout(False, False), None)
+    new = plan.series(basemod.Layout(True, True), None)
+    rst = "Documentation/livepatch/klp-convert.rst"
+    data = text.encode()
+    assert b"klp_reloc.h begin" not in assemble.transform(
+        rst, data, old[4], plan.sources(basemod.Layout(False, False)))
+    assert b"old kernels" not in assemble.transform(
+        rst, data, new[4], plan.sources(basemod.Layout(True, True)))

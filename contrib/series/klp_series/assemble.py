@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import List, Sequence
 
-from .plan import Patch, Sources, owner
+from .plan import BLOCK_BEGIN, BLOCK_END, Patch, Sources, owner
 from .proc import PROG, Log, SeriesError, Tree, run
 from .project import Project
 
@@ -64,10 +64,37 @@ def apply_hook(tree: Tree, patch: Patch, project: Project,
     return files
 
 
+def marked_blocks(text: str, drop: bool) -> str:
+    """@text without the BLOCK_BEGIN/BLOCK_END lines, and with @drop
+    without what they enclose."""
+    out: List[str] = []
+    inside = squeeze = False
+    for line in text.splitlines(keepends=True):
+        mark = line.rstrip()
+        if mark in (BLOCK_BEGIN, BLOCK_END):
+            if inside == (mark == BLOCK_BEGIN):
+                raise SeriesError(f"unbalanced '{mark}'")
+            inside = mark == BLOCK_BEGIN
+            # the empty line after a marker goes with it
+            squeeze = not out or not out[-1].strip()
+        elif not (inside and drop) and not (squeeze and not line.strip()):
+            out.append(line)
+            squeeze = False
+    if inside:
+        raise SeriesError(f"'{BLOCK_BEGIN}' without '{BLOCK_END}'")
+    return "".join(out)
+
+
 def transform(rel: str, data: bytes, patch: Patch, src: Sources) -> bytes:
     """The project file's text as it goes into the tree at @rel."""
     for old, new in patch.rewrites.get(rel, []):
         data = data.replace(old.encode(), new.encode())
+    if rel.endswith(".rst") and BLOCK_BEGIN.encode() in data:
+        try:
+            text = marked_blocks(data.decode("utf-8"), src.drop_blocks)
+        except SeriesError as exc:
+            raise SeriesError(f"{rel}: {exc}") from exc
+        data = text.encode("utf-8")
     if not src.drop_lines and not src.replace:
         return data
     text = data.decode("utf-8")

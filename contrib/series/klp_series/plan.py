@@ -64,6 +64,16 @@ class Sources:
     replace: Tuple[Tuple[str, str], ...] = ()
     # text that must not be left in any file of the series
     forbidden: Tuple[str, ...] = ()
+    # drop the marked blocks of .rst files (BLOCK_BEGIN .. BLOCK_END)
+    drop_blocks: bool = False
+
+
+# An .rst block between these comment lines is for kernels whose
+# <linux/livepatch.h> lacks KLP_RELOC_SYMBOL() (the project's klp_reloc.h):
+# dropped where the macros go into <linux/livepatch.h>, kept otherwise;
+# the marker lines themselves never go upstream.
+BLOCK_BEGIN = ".. klp_reloc.h begin"
+BLOCK_END = ".. klp_reloc.h end"
 
 
 KLP_DECL_JUSTIFICATIONS = {
@@ -103,7 +113,8 @@ def sources(layout: Layout) -> Sources:
         replace=((header, "include/linux/livepatch.h"),
                  ("include/linux/klp_reloc.h", "include/linux/livepatch.h"),
                  ("<linux/klp_reloc.h>", "<linux/livepatch.h>")),
-        forbidden=("klp_reloc.h", "scripts/livepatch/include"))
+        forbidden=("klp_reloc.h", "scripts/livepatch/include"),
+        drop_blocks=True)
 
 
 LISTED = {
