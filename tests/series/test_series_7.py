@@ -8,8 +8,6 @@ series' tree in the 7.x kernel under QEMU.
 Prepared, not yet required: conftest.py deselects it unless
 KLP_SERIES_7=1.  It needs what lands later, and says so when it is missing:
 
-- scripts/kbuild-hook/7.patch in the project (the generator refuses
-  without it);
 - KLP_BUILD7: a command prefix that runs its arguments in the 7.x build
   environment with the tree's directory visible at the same path (for
   example a chroot runner), used as  $KLP_BUILD7 make -C TREE ...;
@@ -52,8 +50,6 @@ def pristine(tmp_path_factory, git_env) -> Path:
         src = linux7.tree()
     except linux7.Missing as exc:
         pytest.fail(str(exc))
-    if not (linux7.TOP / "scripts/kbuild-hook/7.patch").exists():
-        pytest.fail("scripts/kbuild-hook/7.patch is not in the project yet")
     root = tmp_path_factory.mktemp("k7") / "linux"
     subprocess.run(["cp", "-a", "--reflink=auto", str(src), str(root)],
                    check=True)

@@ -108,20 +108,26 @@ class FakeProject:
 
 def test_hook_table(tmp_path) -> None:
     b61 = basemod.detect(kernel_tree(tmp_path / "a", "6.1.192"))
+    b612 = basemod.detect(kernel_tree(tmp_path / "c", "6.12.117"))
     b73 = basemod.detect(kernel_tree(tmp_path / "b", "7.3.4"))
-    today = FakeProject("scripts/Makefile.modpost.patch")
-    assert find_hook(b61, today) == "scripts/Makefile.modpost.patch"
-    later = FakeProject("scripts/Makefile.modpost.patch",
-                        "scripts/kbuild-hook/6.1.patch",
-                        "scripts/kbuild-hook/7.patch")
-    assert find_hook(b61, later) == "scripts/kbuild-hook/6.1.patch"
-    assert find_hook(b73, later) == "scripts/kbuild-hook/7.patch"
-    with pytest.raises(SeriesError, match=r"Linux 7\.3\.4 .*kbuild-hook/7\.patch"):
-        find_hook(b73, today)
-    # every hook variant is applied, never copied into the tree
+    hooks = FakeProject("scripts/kbuild-hook/kbuild-6.1.patch",
+                        "scripts/kbuild-hook/kbuild-6.12.patch",
+                        "scripts/kbuild-hook/kbuild-7.patch")
+    assert find_hook(b61, hooks) == "scripts/kbuild-hook/kbuild-6.1.patch"
+    assert find_hook(b612, hooks) == "scripts/kbuild-hook/kbuild-6.12.patch"
+    assert find_hook(b73, hooks) == "scripts/kbuild-hook/kbuild-7.patch"
+    with pytest.raises(SeriesError,
+                       match=r"Linux 7\.3\.4 .*kbuild-hook/kbuild-7\.patch"):
+        find_hook(b73, FakeProject("scripts/kbuild-hook/kbuild-6.1.patch"))
+    # the project has every hook the table names
+    project = Project("HEAD")
     for gen in basemod.GENERATIONS:
         for hook in gen.hooks:
-            assert any(rx.search(hook) for rx in NEVER), hook
+            assert project.has(hook), hook
+    # every hook variant and install-hook are applied or left, never copied
+    for path in ("scripts/kbuild-hook/install-hook",
+                 *(h for g in basemod.GENERATIONS for h in g.hooks)):
+        assert any(rx.search(path) for rx in NEVER), path
 
 
 def test_project_never_sends() -> None:
@@ -130,7 +136,6 @@ def test_project_never_sends() -> None:
     for path in files:
         assert not path.startswith(("contrib/", "scripts/kbuild-hook/")), path
         assert not re.match(r"tools/testing/selftests/livepatch/vmtest", path)
-        assert path != "scripts/Makefile.modpost.patch"
 
 
 def test_mainline_layout_selection() -> None:
@@ -156,7 +161,7 @@ TEMPLATE_NAMES = {"tool", "macros-klp_reloc", "macros-livepatch_h", "kbuild",
 def test_templates_all_used_and_kernel_style() -> None:
     assert {p.stem for p in templates.TEMPLATES.glob("*.txt")} == TEMPLATE_NAMES
     for layout in (basemod.Layout(False, False), basemod.Layout(True, True)):
-        for patch in plan.series(layout, "scripts/Makefile.modpost.patch"):
+        for patch in plan.series(layout, "scripts/kbuild-hook/kbuild-7.patch"):
             assert len(patch.subject) <= 62, patch.subject
             assert "{{" not in patch.body and "}}" not in patch.body
             for line in patch.body.splitlines():

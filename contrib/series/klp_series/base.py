@@ -34,17 +34,18 @@ class Generation:
     hooks: Tuple[str, ...]          # project patch files, the first found wins
 
 
-# The Kbuild hook per generation, newest last.  A generation covers the
-# kernels from its first version up to the next generation's.
+# The Kbuild hook per generation (scripts/kbuild-hook/, as install-hook
+# uses them), newest last.  A generation covers the kernels from its first
+# version up to the next generation's; the patch must apply without fuzz.
 GENERATIONS = (
-    Generation("6.1", (6, 1), ("scripts/kbuild-hook/6.1.patch",
-                               "scripts/Makefile.modpost.patch")),
-    Generation("6.12", (6, 12), ("scripts/kbuild-hook/6.12.patch",)),
-    Generation("7", (7, 0), ("scripts/kbuild-hook/7.patch",)),
+    Generation("6.1", (6, 1), ("scripts/kbuild-hook/kbuild-6.1.patch",)),
+    Generation("6.12", (6, 12), ("scripts/kbuild-hook/kbuild-6.12.patch",)),
+    Generation("7", (7, 0), ("scripts/kbuild-hook/kbuild-7.patch",)),
 )
 
-# Every project file that is a hook variant: applied, never copied.
-HOOK_FILES = re.compile(r"^scripts/(kbuild-hook/|Makefile\.modpost\.patch$)")
+# The hook variants and their installer are for users of a kernel tree or
+# headers package; the series applies one variant and copies none of them.
+HOOK_FILES = re.compile(r"^scripts/kbuild-hook/")
 
 FEATURES: Dict[str, str] = {
     "klp_build": "scripts/livepatch/klp-build",
