@@ -167,8 +167,10 @@ def test_kbuild_sample_passes_objtool_post_link(objtool, tmp_path) -> None:
     """The sample livepatch as the Kbuild hook converts it (Debian's headers,
     through contrib/klp-headers): a real .ko with modinfo, versions and
     .gnu.linkonce.this_module."""
-    out = sh(str(KLP_HEADERS), str(tmp_path / "kdir"))
-    kdir = out.strip().splitlines()[-1]
+    proc = subprocess.run([str(KLP_HEADERS), str(tmp_path / "kdir")],
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    kdir = proc.stdout.strip().splitlines()[-1]
     mdir = tmp_path / "sample"
     shutil.copytree(TOP / "samples" / "livepatch", mdir)
     build = sh("make", "-j2", "-C", kdir, f"M={mdir}", "CONFIG_SAMPLE_LIVEPATCH=m")
