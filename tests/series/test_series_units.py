@@ -353,19 +353,27 @@ def test_file_path_changes_justified_per_base(tmp_path) -> None:
 
 def test_marked_rst_blocks() -> None:
     text = ("a\n\n.. klp_reloc.h begin\n\nold kernels: klp_reloc.h\n\n"
-            ".. klp_reloc.h end\n\nb\n")
-    keep = assemble.marked_blocks(text, drop=False)
-    assert keep == "a\n\nold kernels: klp_reloc.h\n\nb\n"
-    assert assemble.marked_blocks(text, drop=True) == "a\n\nb\n"
+            ".. klp_reloc.h end\n\nb\n\n.. klp-convert project begin\n\n"
+            "install-hook\n\n.. klp-convert project end\n\nc\n")
+    keep = assemble.marked_blocks(text, drop=())
+    assert keep == "a\n\nold kernels: klp_reloc.h\n\nb\n\ninstall-hook\n\nc\n"
+    assert assemble.marked_blocks(text, drop=plan.BLOCKS) == "a\n\nb\n\nc\n"
     with pytest.raises(SeriesError, match="without"):
-        assemble.marked_blocks("x\n.. klp_reloc.h begin\n", drop=True)
+        assemble.marked_blocks("x\n.. klp_reloc.h begin\n", drop=())
     with pytest.raises(SeriesError, match="unbalanced"):
-        assemble.marked_blocks("x\n.. klp_reloc.h end\n", drop=True)
+        assemble.marked_blocks("x\n.. klp_reloc.h end\n", drop=())
+    with pytest.raises(SeriesError, match="unbalanced"):
+        assemble.marked_blocks(".. klp_reloc.h begin\n"
+                               ".. klp-convert project end\n", drop=())
     old = plan.series(basemod.Layout(False, False), None)
     new = plan.series(basemod.Layout(True, True), None)
     rst = "Documentation/livepatch/klp-convert.rst"
     data = text.encode()
-    assert b"klp_reloc.h begin" not in assemble.transform(
-        rst, data, old[4], plan.sources(basemod.Layout(False, False)))
-    assert b"old kernels" not in assemble.transform(
-        rst, data, new[4], plan.sources(basemod.Layout(True, True)))
+    # 6.1: the klp_reloc.h blocks stay, the project's own go
+    on_old = assemble.transform(rst, data, old[4],
+                                plan.sources(basemod.Layout(False, False)))
+    assert b"klp_reloc.h begin" not in on_old and b"old kernels" in on_old
+    assert b"install-hook" not in on_old
+    on_new = assemble.transform(rst, data, new[4],
+                                plan.sources(basemod.Layout(True, True)))
+    assert b"old kernels" not in on_new and b"install-hook" not in on_new

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import List, Sequence
+from typing import Collection, List, Optional, Sequence, Tuple
 
-from .plan import BLOCK_BEGIN, BLOCK_END, Patch, Sources, owner
+from .plan import BLOCKS, Patch, Sources, owner
 from .proc import PROG, Log, SeriesError, Tree, run
 from .project import Project
 
@@ -64,24 +64,35 @@ def apply_hook(tree: Tree, patch: Patch, project: Project,
     return files
 
 
-def marked_blocks(text: str, drop: bool) -> str:
-    """@text without the BLOCK_BEGIN/BLOCK_END lines, and with @drop
-    without what they enclose."""
+def _marker(line: str) -> Optional[Tuple[str, bool]]:
+    """(kind, is_begin) of a block marker line, None for other lines."""
+    for kind in BLOCKS:
+        for word, begin in (("begin", True), ("end", False)):
+            if line.rstrip() == f".. {kind} {word}":
+                return kind, begin
+    return None
+
+
+def marked_blocks(text: str, drop: Collection[str]) -> str:
+    """@text without its block marker lines, and without the blocks whose
+    kind is in @drop (plan.BLOCKS)."""
     out: List[str] = []
-    inside = squeeze = False
+    inside: Optional[str] = None
+    squeeze = False
     for line in text.splitlines(keepends=True):
-        mark = line.rstrip()
-        if mark in (BLOCK_BEGIN, BLOCK_END):
-            if inside == (mark == BLOCK_BEGIN):
-                raise SeriesError(f"unbalanced '{mark}'")
-            inside = mark == BLOCK_BEGIN
+        mark = _marker(line)
+        if mark:
+            kind, begin = mark
+            if begin == (inside is not None) or (not begin and inside != kind):
+                raise SeriesError(f"unbalanced '{line.strip()}'")
+            inside = kind if begin else None
             # the empty line after a marker goes with it
             squeeze = not out or not out[-1].strip()
-        elif not (inside and drop) and not (squeeze and not line.strip()):
+        elif not (inside is not None and inside in drop) and not (squeeze and not line.strip()):
             out.append(line)
             squeeze = False
     if inside:
-        raise SeriesError(f"'{BLOCK_BEGIN}' without '{BLOCK_END}'")
+        raise SeriesError(f"'.. {inside} begin' without '.. {inside} end'")
     return "".join(out)
 
 
@@ -89,7 +100,8 @@ def transform(rel: str, data: bytes, patch: Patch, src: Sources) -> bytes:
     """The project file's text as it goes into the tree at @rel."""
     for old, new in patch.rewrites.get(rel, []):
         data = data.replace(old.encode(), new.encode())
-    if rel.endswith(".rst") and BLOCK_BEGIN.encode() in data:
+    if rel.endswith(".rst") and any(f".. {k} begin".encode() in data
+                                    for k in BLOCKS):
         try:
             text = marked_blocks(data.decode("utf-8"), src.drop_blocks)
         except SeriesError as exc:

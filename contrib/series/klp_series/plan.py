@@ -53,6 +53,18 @@ class Patch:
         return None
 
 
+# Marked blocks of .rst files: the lines between ".. <kind> begin" and
+# ".. <kind> end" (rst comments).  The marker lines never go upstream.
+# - klp_reloc.h: for kernels whose <linux/livepatch.h> lacks
+#   KLP_RELOC_SYMBOL() (the project's klp_reloc.h): dropped where the
+#   macros go into <linux/livepatch.h>, kept otherwise;
+# - klp-convert project: about the project itself (install-hook,
+#   klp-headers, its README): never sent.
+RELOC_BLOCK = "klp_reloc.h"
+PROJECT_BLOCK = "klp-convert project"
+BLOCKS = (RELOC_BLOCK, PROJECT_BLOCK)
+
+
 @dataclass(frozen=True)
 class Sources:
     """How project files change on the way into the tree, for a layout."""
@@ -64,16 +76,10 @@ class Sources:
     replace: Tuple[Tuple[str, str], ...] = ()
     # text that must not be left in any file of the series
     forbidden: Tuple[str, ...] = ()
-    # drop the marked blocks of .rst files (BLOCK_BEGIN .. BLOCK_END)
-    drop_blocks: bool = False
+    # the kinds of marked .rst blocks dropped (BLOCKS)
+    drop_blocks: Tuple[str, ...] = (PROJECT_BLOCK,)
 
 
-# An .rst block between these comment lines is for kernels whose
-# <linux/livepatch.h> lacks KLP_RELOC_SYMBOL() (the project's klp_reloc.h):
-# dropped where the macros go into <linux/livepatch.h>, kept otherwise;
-# the marker lines themselves never go upstream.
-BLOCK_BEGIN = ".. klp_reloc.h begin"
-BLOCK_END = ".. klp_reloc.h end"
 
 
 KLP_DECL_JUSTIFICATIONS = {
@@ -114,7 +120,7 @@ def sources(layout: Layout) -> Sources:
                  ("include/linux/klp_reloc.h", "include/linux/livepatch.h"),
                  ("<linux/klp_reloc.h>", "<linux/livepatch.h>")),
         forbidden=("klp_reloc.h", "scripts/livepatch/include"),
-        drop_blocks=True)
+        drop_blocks=(RELOC_BLOCK, PROJECT_BLOCK))
 
 
 LISTED = {

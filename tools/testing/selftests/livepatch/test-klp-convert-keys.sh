@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # klp-convert: a livepatch that uses a non-exported vmlinux static key
@@ -23,28 +23,27 @@ restore_schedstats() {
 	echo "$SAVED_SCHEDSTATS" > $SYSCTL
 	cleanup
 }
-trap restore_schedstats EXIT
+trap restore_schedstats EXIT INT TERM HUP
 
+# set_schedstats(value) - flip the key; the livepatched /proc/cmdline
+#			   reports the branch and the key in the kernel log
 set_schedstats() {
-	log "% echo $1 > $SYSCTL"
 	echo "$1" > $SYSCTL || die "failed to write $SYSCTL"
+	cat /proc/cmdline > /dev/kmsg
 }
 
 start_test "klp-convert: vmlinux static key in __jump_table"
 
-set_schedstats 0
+echo 0 > $SYSCTL || die "failed to write $SYSCTL"
 load_lp $MOD_LIVEPATCH
 check_resolved $MOD_LIVEPATCH
-cat /proc/cmdline > /dev/kmsg
-set_schedstats 1
-cat /proc/cmdline > /dev/kmsg
 set_schedstats 0
-cat /proc/cmdline > /dev/kmsg
+set_schedstats 1
+set_schedstats 0
 disable_lp $MOD_LIVEPATCH
 unload_lp $MOD_LIVEPATCH
 
-check_result "% echo 0 > $SYSCTL
-% insmod $MOD_LIVEPATCH
+check_result "% insmod test_modules/$MOD_LIVEPATCH.ko
 livepatch: enabling patch '$MOD_LIVEPATCH'
 livepatch: '$MOD_LIVEPATCH': initializing patching transition
 livepatch: '$MOD_LIVEPATCH': starting patching transition
@@ -52,11 +51,9 @@ livepatch: '$MOD_LIVEPATCH': completing patching transition
 livepatch: '$MOD_LIVEPATCH': patching complete
 % check_resolved $MOD_LIVEPATCH: 1 addresses match /proc/kallsyms
 $MOD_LIVEPATCH: sched_schedstats branch off, key off
-% echo 1 > $SYSCTL
 $MOD_LIVEPATCH: sched_schedstats branch on, key on
-% echo 0 > $SYSCTL
 $MOD_LIVEPATCH: sched_schedstats branch off, key off
-% echo 0 > /sys/kernel/livepatch/$MOD_LIVEPATCH/enabled
+% echo 0 > $SYSFS_KLP_DIR/$MOD_LIVEPATCH/enabled
 livepatch: '$MOD_LIVEPATCH': initializing unpatching transition
 livepatch: '$MOD_LIVEPATCH': starting unpatching transition
 livepatch: '$MOD_LIVEPATCH': completing unpatching transition

@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # klp-convert: relocations in several sections of a livepatch module: a
@@ -43,9 +43,9 @@ disable_lp $MOD_LIVEPATCH
 unload_lp $MOD_LIVEPATCH
 unload_mod $MOD_TARGET
 
-check_result "% insmod $MOD_TARGET
+check_result "% insmod test_modules/$MOD_TARGET.ko
 $MOD_TARGET: $MOD_TARGET
-% insmod $MOD_LIVEPATCH
+% insmod test_modules/$MOD_LIVEPATCH.ko
 $VMLINUX_LOG
 livepatch: enabling patch '$MOD_LIVEPATCH'
 livepatch: '$MOD_LIVEPATCH': initializing patching transition
@@ -55,7 +55,7 @@ livepatch: '$MOD_LIVEPATCH': patching complete
 % echo 1 > /sys/module/$MOD_TARGET/parameters/run
 $SECTIONS_LOG
 % check_resolved $MOD_LIVEPATCH: 16 addresses match /proc/kallsyms
-% echo 0 > /sys/kernel/livepatch/$MOD_LIVEPATCH/enabled
+% echo 0 > $SYSFS_KLP_DIR/$MOD_LIVEPATCH/enabled
 livepatch: '$MOD_LIVEPATCH': initializing unpatching transition
 livepatch: '$MOD_LIVEPATCH': starting unpatching transition
 livepatch: '$MOD_LIVEPATCH': completing unpatching transition
@@ -78,14 +78,14 @@ unload_mod $MOD_TARGET
 disable_lp $MOD_LIVEPATCH
 unload_lp $MOD_LIVEPATCH
 
-check_result "% insmod $MOD_LIVEPATCH
+check_result "% insmod test_modules/$MOD_LIVEPATCH.ko
 $VMLINUX_LOG
 livepatch: enabling patch '$MOD_LIVEPATCH'
 livepatch: '$MOD_LIVEPATCH': initializing patching transition
 livepatch: '$MOD_LIVEPATCH': starting patching transition
 livepatch: '$MOD_LIVEPATCH': completing patching transition
 livepatch: '$MOD_LIVEPATCH': patching complete
-% insmod $MOD_TARGET
+% insmod test_modules/$MOD_TARGET.ko
 livepatch: applying patch '$MOD_LIVEPATCH' to loading module '$MOD_TARGET'
 $MOD_TARGET: $MOD_TARGET
 % echo 1 > /sys/module/$MOD_TARGET/parameters/run
@@ -93,7 +93,7 @@ $SECTIONS_LOG
 % check_resolved $MOD_LIVEPATCH: 16 addresses match /proc/kallsyms
 % rmmod $MOD_TARGET
 livepatch: reverting patch '$MOD_LIVEPATCH' on unloading module '$MOD_TARGET'
-% echo 0 > /sys/kernel/livepatch/$MOD_LIVEPATCH/enabled
+% echo 0 > $SYSFS_KLP_DIR/$MOD_LIVEPATCH/enabled
 livepatch: '$MOD_LIVEPATCH': initializing unpatching transition
 livepatch: '$MOD_LIVEPATCH': starting unpatching transition
 livepatch: '$MOD_LIVEPATCH': completing unpatching transition

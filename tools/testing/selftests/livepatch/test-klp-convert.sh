@@ -1,4 +1,4 @@
-#!/bin/sh
+#!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # klp-convert: non-exported vmlinux symbols, symbol positions, and module
@@ -22,7 +22,7 @@ require_symbol vmlinux cmdline_proc_show 0
 
 # the lines of a livepatch that loads and enables itself
 enable_log() {
-	echo "% insmod $MOD_LIVEPATCH
+	echo "% insmod test_modules/$MOD_LIVEPATCH.ko
 $MOD_LIVEPATCH: saved_command_line: $CMDLINE
 $MOD_LIVEPATCH: kallsyms_lookup_name(\"saved_command_line\"): matches
 livepatch: enabling patch '$MOD_LIVEPATCH'
@@ -34,7 +34,7 @@ livepatch: '$MOD_LIVEPATCH': patching complete"
 
 # the lines of disabling and removing the livepatch
 disable_log() {
-	echo "% echo 0 > /sys/kernel/livepatch/$MOD_LIVEPATCH/enabled
+	echo "% echo 0 > $SYSFS_KLP_DIR/$MOD_LIVEPATCH/enabled
 livepatch: '$MOD_LIVEPATCH': initializing unpatching transition
 livepatch: '$MOD_LIVEPATCH': starting unpatching transition
 livepatch: '$MOD_LIVEPATCH': completing unpatching transition
@@ -92,7 +92,7 @@ unload_lp $MOD_LIVEPATCH
 write_param $MOD_TARGET run 1
 unload_mod $MOD_TARGET
 
-check_result "% insmod $MOD_TARGET
+check_result "% insmod test_modules/$MOD_TARGET.ko
 $MOD_TARGET: $MOD_TARGET
 $(enable_log)
 $(patched_run_log)
@@ -119,7 +119,7 @@ disable_lp $MOD_LIVEPATCH
 unload_lp $MOD_LIVEPATCH
 
 check_result "$(enable_log)
-% insmod $MOD_TARGET
+% insmod test_modules/$MOD_TARGET.ko
 livepatch: applying patch '$MOD_LIVEPATCH' to loading module '$MOD_TARGET'
 $MOD_TARGET: $MOD_TARGET
 $(patched_run_log)
@@ -157,7 +157,7 @@ if kernel_at_least 6 3; then
 	unload_mod $MOD_TARGET
 	disable_lp $MOD_LIVEPATCH
 	unload_lp $MOD_LIVEPATCH
-	RELOAD_LOG="% insmod $MOD_TARGET
+	RELOAD_LOG="% insmod test_modules/$MOD_TARGET.ko
 livepatch: applying patch '$MOD_LIVEPATCH' to loading module '$MOD_TARGET'
 $MOD_TARGET: $MOD_TARGET
 $(patched_run_log)
@@ -172,22 +172,20 @@ else
 	load_mod $MOD_TARGET
 	write_param $MOD_TARGET run 1
 	unload_mod $MOD_TARGET
-	SKIPPING="x86/modules: Skipping invalid relocation target, existing value is nonzero"
 	REFUSING="refusing to load module '$MOD_TARGET'"
-	RELOAD_LOG="% insmod $MOD_TARGET
-module: $SKIPPING for type <type>, loc <loc>, val <val>
+	RELOAD_LOG="% insmod test_modules/$MOD_TARGET.ko
 livepatch: failed to initialize patch '$MOD_LIVEPATCH' for module '$MOD_TARGET' (-8)
 livepatch: patch '$MOD_LIVEPATCH' failed for module '$MOD_TARGET', $REFUSING
-insmod $MOD_TARGET failed, as expected
+insmod: ERROR: could not insert module test_modules/$MOD_TARGET.ko: Invalid module format
 $(disable_log)
-% insmod $MOD_TARGET
+% insmod test_modules/$MOD_TARGET.ko
 $MOD_TARGET: $MOD_TARGET
 % echo 1 > /sys/module/$MOD_TARGET/parameters/run
 $MOD_TARGET: test_klp_convert_mod_run: homonym string A, homonym string B
 % rmmod $MOD_TARGET"
 fi
 
-check_result "% insmod $MOD_TARGET
+check_result "% insmod test_modules/$MOD_TARGET.ko
 $MOD_TARGET: $MOD_TARGET
 $(enable_log)
 % check_resolved $MOD_LIVEPATCH: 8 $CHECKED

@@ -44,3 +44,12 @@ def test_modules(e: Environment, kdir: str, builddir: str) -> List[str]:
     if not mods:
         raise VmtestError("the test module build produced no .ko")
     return mods
+
+
+def built_modules(modules_dir: str) -> List[str]:
+    """The .ko files of a test_modules directory built elsewhere."""
+    mods = sorted(glob.glob(os.path.join(modules_dir, "*.ko")))
+    if not mods:
+        raise VmtestError(f"{modules_dir}: no .ko files (build the test "
+                          "modules first)")
+    return mods

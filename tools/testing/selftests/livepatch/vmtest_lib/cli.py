@@ -12,7 +12,8 @@ import tempfile
 from typing import List, Optional
 
 from . import env, fetch, matrix, suites
-from .config import EXIT_INFRA, EXIT_PASS, EXIT_USAGE, Config, test_progs
+from .config import (EXIT_INFRA, EXIT_PASS, EXIT_USAGE, Config, VmtestError,
+                     test_progs)
 from .runner import Outcome, run_kernel
 
 
@@ -50,6 +51,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", help="work directory (default: a new temporary "
                    "one, removed at the end unless --keep)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--selftests-dir", metavar="DIR",
+                   help="run the livepatch selftests of a kernel tree "
+                   "(DIR: its tools/testing/selftests/livepatch, with the "
+                   "kernel's functions.sh) instead of this project's; "
+                   "nothing is built")
+    p.add_argument("--modules-dir", metavar="DIR",
+                   help="with --selftests-dir: the built test modules "
+                   "(default: DIR/test_modules of --selftests-dir)")
     p.add_argument("--tests", nargs="+", default=[], metavar="NAME",
                    help="run only these selftests (default: TEST_PROGS)")
     p.add_argument("--timeout", type=float, default=600.0,
@@ -68,6 +77,10 @@ def _usage_error(args: argparse.Namespace, known: List[str]) -> Optional[str]:
         return "--kernel/--kdir and --suite/--all exclude each other"
     if args.suite and args.all:
         return "--suite and --all exclude each other"
+    if args.modules_dir and not args.selftests_dir:
+        return "--modules-dir needs --selftests-dir"
+    if args.selftests_dir and args.all:
+        return "--selftests-dir and --all exclude each other"
     if (args.print_env or args.run is not None) and not args.suite:
         return "--print-env and --run need --suite"
     if args.run is not None and not [a for a in args.run if a != "--"]:
@@ -78,19 +91,31 @@ def _usage_error(args: argparse.Namespace, known: List[str]) -> Optional[str]:
     return None
 
 
+def _abs(path: Optional[str]) -> Optional[str]:
+    return os.path.abspath(path) if path else None
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code else EXIT_PASS
-    known = test_progs()
+    try:
+        known = test_progs(args.selftests_dir) if args.selftests_dir \
+            else test_progs()
+    except (OSError, VmtestError) as exc:
+        print(f"vmtest: --selftests-dir {args.selftests_dir}: {exc}",
+              file=sys.stderr)
+        return EXIT_USAGE
     error = _usage_error(args, known)
     if error:
         print(f"vmtest: {error}", file=sys.stderr)
         return EXIT_USAGE
     cfg = Config(kernel=args.kernel, kdir=args.kdir, workdir=args.workdir,
                  keep=args.keep, tests=args.tests, timeout=args.timeout,
-                 kvm=args.kvm, install=args.install)
+                 kvm=args.kvm, install=args.install,
+                 selftests_dir=_abs(args.selftests_dir),
+                 modules_dir=_abs(args.modules_dir))
     try:
         if args.print_env:
             e = env.environment(args.suite, args.cache_dir, args.install)

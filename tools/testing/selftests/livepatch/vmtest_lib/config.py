@@ -36,6 +36,10 @@ class Config:
     kvm: str = "auto"
     install: bool = True
     memory: str = "1G"
+    # a kernel tree's selftests (the kernel's functions.sh) and its built
+    # test modules, run instead of this project's
+    selftests_dir: Optional[str] = None
+    modules_dir: Optional[str] = None
 
 
 def test_progs(selftest_dir: str = SELFTEST_DIR) -> List[str]:
@@ -48,11 +52,12 @@ def test_progs(selftest_dir: str = SELFTEST_DIR) -> List[str]:
     return m.group(1).split()
 
 
-def test_timeout(selftest_dir: str = SELFTEST_DIR, default: int = 45) -> int:
-    """The kselftest per-test timeout from the settings file."""
+def test_timeout(selftest_dir: str = SELFTEST_DIR, default: int = 300) -> int:
+    """The kselftest per-test timeout from the settings file (timeout=0,
+    kselftest's "none", and no setting: @default)."""
     try:
         with open(os.path.join(selftest_dir, "settings")) as f:
             m = re.search(r"^timeout=(\d+)", f.read(), re.M)
-            return int(m.group(1)) if m else default
     except OSError:
         return default
+    return int(m.group(1)) if m and int(m.group(1)) > 0 else default

@@ -17,7 +17,8 @@ from .config import VmtestError
 
 # what the host needs to build for and boot its own kernel (plain vmtest)
 TOOLS = ["qemu-system-x86", "busybox-static", "cpio", "kmod", "make", "gcc",
-         "patch", "python3-pyelftools"]
+         "patch", "python3-pyelftools", "dash", "bash", "coreutils", "procps",
+         "diffutils"]
 PACKAGES = TOOLS + ["linux-image-amd64", "linux-headers-amd64"]
 # and to fetch other suites' kernels and build chroots (--suite, --all)
 FOREIGN = ["debootstrap", "debian-archive-keyring"]

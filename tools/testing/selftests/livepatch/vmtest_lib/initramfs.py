@@ -1,6 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The busybox initramfs.  Its /init runs the selftests and prints
-kselftest TAP on the console, then powers the VM off."""
+kselftest TAP on the console, then powers the VM off.
+
+Two kinds of selftests: this project's (its functions.sh in POSIX sh,
+run with dash) and a kernel tree's (the kernel's functions.sh, a bash
+script that also needs GNU date, procps sysctl and diff: --selftests-dir).
+Both get kmod's insmod, rmmod and modinfo (userland.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import shutil
 import subprocess
 from typing import List
 
+from . import userland
 from .config import SELFTEST_DIR, VmtestError
 
 DONE_MARKER = "vmtest: all tests done"
@@ -23,6 +29,10 @@ mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 mount -t tmpfs tmpfs /tmp
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+# bash's process substitution
+ln -s /proc/self/fd /dev/fd
+%(setup)s
 echo "%(start)s"
 cd /selftests/livepatch
 echo "TAP version 13"
@@ -31,7 +41,7 @@ n=0
 for t in %(tests)s; do
 	n=$((n + 1))
 	echo "# selftests: livepatch: $t"
-	timeout -s KILL %(timeout)d sh ./$t > /tmp/out 2>&1
+	timeout -s KILL %(timeout)d %(shell)s./$t > /tmp/out 2>&1
 	rc=$?
 	sed 's/^/# /' /tmp/out
 	case $rc in
@@ -46,9 +56,17 @@ poweroff -f
 """
 
 
+# The kernel's functions.sh checks that the kernel's build directory
+# exists (to build the test modules, which are built already here).
+KSELFTEST_SETUP = 'mkdir -p "/lib/modules/$(uname -r)/build"'
+
+
 def pack(workdir: str, tests: List[str], modules: List[str], timeout: int,
-         name: str = "initramfs") -> str:
-    """Pack the initramfs (no tests: a bare boot that only reports in)."""
+         name: str = "initramfs", selftest_dir: str = SELFTEST_DIR,
+         kselftest: bool = False) -> str:
+    """Pack the initramfs (no tests: a bare boot that only reports in).
+    @kselftest: the scripts of @selftest_dir use the kernel's functions.sh
+    and run as executables (bash)."""
     root = os.path.join(workdir, name)
     shutil.rmtree(root, ignore_errors=True)
     for d in ("bin", "sbin", "proc", "sys", "dev", "tmp", "etc",
@@ -64,9 +82,10 @@ def pack(workdir: str, tests: List[str], modules: List[str], timeout: int,
         link = os.path.join(root, "bin", a)
         if not os.path.exists(link):
             os.symlink("busybox", link)
+    userland.install(root, userland.KSELFTEST if kselftest else userland.POSIX)
     dst = os.path.join(root, "selftests", "livepatch")
     for item in tests + ["functions.sh", "settings"]:
-        src = os.path.join(SELFTEST_DIR, item)
+        src = os.path.join(selftest_dir, item)
         if not os.path.exists(src):
             raise VmtestError(f"{src} is missing")
         shutil.copy(src, dst)
@@ -76,7 +95,9 @@ def pack(workdir: str, tests: List[str], modules: List[str], timeout: int,
     with open(init, "w") as f:
         f.write(INIT % {"start": START_MARKER, "done": DONE_MARKER,
                         "count": len(tests), "tests": " ".join(tests),
-                        "timeout": timeout})
+                        "timeout": timeout,
+                        "setup": KSELFTEST_SETUP if kselftest else "",
+                        "shell": "" if kselftest else "dash "})
     os.chmod(init, 0o755)
     out = os.path.join(workdir, f"{name}.cpio.gz")
     cmd = f"cd {root} && find . | cpio -o -H newc --quiet | gzip -1 > {out}"

@@ -13,7 +13,8 @@ from typing import Callable, List, Optional, Tuple, Type
 
 from . import build, initramfs, qemu, tap
 from .config import (EXIT_FAIL, EXIT_INFRA, EXIT_KERNEL, EXIT_PASS,
-                     EXIT_TIMEOUT, Config, VmtestError, test_timeout)
+                     EXIT_TIMEOUT, SELFTEST_DIR, Config, VmtestError,
+                     test_timeout)
 from .env import Environment
 from .progress import say
 
@@ -51,7 +52,10 @@ def _verdict(report: tap.Report, run: qemu.Run, console: str) -> Outcome:
 def _boot(cfg: Config, e: Environment, tests: List[str], modules: List[str],
           workdir: str, deadline: float,
           emit: Callable[[str], None]) -> Outcome:
-    initrd = initramfs.pack(workdir, tests, modules, test_timeout())
+    selftests = cfg.selftests_dir or SELFTEST_DIR
+    initrd = initramfs.pack(workdir, tests, modules, test_timeout(selftests),
+                            selftest_dir=selftests,
+                            kselftest=cfg.selftests_dir is not None)
     kvm = cfg.kvm == "on"
     if cfg.kvm == "auto":
         probe = initramfs.pack(workdir, [], [], 1, name="probe")
@@ -77,9 +81,14 @@ def _build_and_boot(cfg: Config, e: Environment, tests: List[str],
                     workdir: str, deadline: float,
                     emit: Callable[[str], None]) -> Outcome:
     os.makedirs(workdir, exist_ok=True)
-    kdir = build.hooked_headers(e.headers, os.path.join(workdir, "headers"))
-    modules = build.test_modules(e, kdir, workdir)
-    say(f"vmtest: built {len(modules)} test modules")
+    if cfg.selftests_dir:
+        mdir = cfg.modules_dir or os.path.join(cfg.selftests_dir, "test_modules")
+        modules = build.built_modules(mdir)
+        say(f"vmtest: {len(modules)} test modules from {mdir}")
+    else:
+        kdir = build.hooked_headers(e.headers, os.path.join(workdir, "headers"))
+        modules = build.test_modules(e, kdir, workdir)
+        say(f"vmtest: built {len(modules)} test modules")
     return _boot(cfg, e, tests, modules, workdir, deadline, emit)
 
 
