@@ -1,13 +1,28 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""make M=samples/livepatch after every patch, in a configured tree."""
+"""The build check: configure the tree once (olddefconfig, then
+modules_prepare), then build the livepatch sample and the selftest
+modules after every patch.
+
+Every make runs as  PREFIX... make -jN ARGS  in the tree's top directory:
+PREFIX (--make-prefix) runs it where the kernel's compiler is, for
+example  vmtest --suite trixie-backports --run  for a 7.x tree on a
+bookworm host (the current directory is visible there); no prefix runs
+the host's make."""
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-from .proc import Log, Tree, run
+from .proc import Log, SeriesError, Tree, run
+
+SAMPLES = "samples/livepatch"
+# a quiet Kbuild line per module that klp-convert converted
+_KLP_LINE = re.compile(r"^\s*KLP \[M\]\s+(\S+\.ko)", re.MULTILINE)
 
 
 def default_config() -> Optional[Path]:
@@ -16,29 +31,90 @@ def default_config() -> Optional[Path]:
     return cand if cand.exists() else None
 
 
-def configure(tree: Tree, config: Path, log: Log) -> None:
-    """olddefconfig from @config (.xz accepted), then modules_prepare."""
-    log(f"configuring with {config} (olddefconfig, modules_prepare)")
-    if config.suffix == ".xz":
-        data = run(["xz", "-dc", str(config)]).stdout.encode()
-    else:
-        data = config.read_bytes()
-    (tree.root / ".config").write_bytes(data)
-    # distribution certificates and signing keys are not in a source tree
-    run([str(tree.root / "scripts" / "config"),
-         "--file", str(tree.root / ".config"),
-         "--set-str", "SYSTEM_TRUSTED_KEYS", "",
-         "--set-str", "SYSTEM_REVOCATION_KEYS", "",
-         "--disable", "MODULE_SIG_ALL",
-         "--disable", "DEBUG_INFO_BTF_MODULES"], cwd=tree.root)
-    jobs = str(os.cpu_count() or 1)
-    run(["make", "-s", "olddefconfig"], cwd=tree.root)
-    run(["make", "-s", f"-j{jobs}", "modules_prepare"], cwd=tree.root)
+@dataclass
+class Build:
+    """The outcome of one make of one directory."""
+
+    target: str                     # the M= directory
+    ok: bool
+    converted: List[str] = field(default_factory=list)   # KLP [M] modules
+    output: str = ""
 
 
-def build_sample(tree: Tree) -> Tuple[bool, str]:
-    """(success, output) of make M=samples/livepatch."""
-    jobs = str(os.cpu_count() or 1)
-    proc = run(["make", f"-j{jobs}", "M=samples/livepatch",
-                "CONFIG_SAMPLE_LIVEPATCH=m"], cwd=tree.root, check=False)
-    return proc.returncode == 0, (proc.stdout or "") + (proc.stderr or "")
+class Builder:
+    """make in @tree, through @prefix, with @jobs jobs."""
+
+    def __init__(self, tree: Tree, prefix: Sequence[str], jobs: int,
+                 log: Log) -> None:
+        self.tree = tree
+        self.prefix = list(prefix)
+        self.jobs = jobs
+        self.log = log
+
+    def make(self, *args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [*self.prefix, "make", f"-j{self.jobs}", *args]
+        try:
+            return subprocess.run(cmd, cwd=self.tree.root, text=True,
+                                  stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT)
+        except OSError as exc:
+            raise SeriesError(f"{' '.join(cmd)}: {exc.strerror}") from exc
+
+    def configure(self, config: Path) -> None:
+        """olddefconfig from @config (.xz accepted), then modules_prepare."""
+        self.log(f"configuring with {config} (olddefconfig, modules_prepare"
+                 f"{', make through ' + ' '.join(self.prefix) if self.prefix else ''})")
+        if config.suffix == ".xz":
+            data = run(["xz", "-dc", str(config)]).stdout.encode()
+        else:
+            data = config.read_bytes()
+        root = self.tree.root
+        (root / ".config").write_bytes(data)
+        # distribution certificates and signing keys are not in a source
+        # tree; module BTF would need the kernel's own vmlinux
+        run([str(root / "scripts" / "config"), "--file", str(root / ".config"),
+             "--set-str", "SYSTEM_TRUSTED_KEYS", "",
+             "--set-str", "SYSTEM_REVOCATION_KEYS", "",
+             "--disable", "MODULE_SIG_ALL",
+             "--disable", "DEBUG_INFO_BTF_MODULES"], cwd=root)
+        for target in ("olddefconfig", "modules_prepare"):
+            proc = self.make("-s", target)
+            if proc.returncode:
+                raise SeriesError(f"make {target} failed:\n"
+                                  + proc.stdout[-3000:])
+
+    def build(self, target: str) -> Build:
+        """make M=@target (the samples with CONFIG_SAMPLE_LIVEPATCH=m)."""
+        args = [f"M={target}"]
+        if target == SAMPLES:
+            args.append("CONFIG_SAMPLE_LIVEPATCH=m")
+        proc = self.make(*args)
+        return Build(target, proc.returncode == 0,
+                     _KLP_LINE.findall(proc.stdout), proc.stdout)
+
+    def build_all(self, targets: Sequence[str]) -> List[Build]:
+        """Build each of @targets the tree has."""
+        return [self.build(t) for t in targets
+                if (self.tree.root / t).is_dir()]
+
+
+def klp_relocations(tree: Tree, build: Build) -> Dict[str, int]:
+    """The number of livepatch relocations in each module @build
+    converted (Kbuild names them from the top or from the M= directory,
+    depending on the kernel version)."""
+    counts: Dict[str, int] = {}
+    for name in build.converted:
+        path = tree.root / name
+        if not path.exists():
+            path = tree.root / build.target / name
+        out = run(["readelf", "-W", "-r", str(path)], check=False).stdout
+        counts[os.path.basename(name)] = sum(int(n) for n in re.findall(
+            r"^Relocation section '\.klp\.rela\.[^']*' at offset \S+ "
+            r"contains (\d+) entr", out, re.MULTILINE))
+    return counts
+
+
+def summary(builds: Sequence[Build]) -> Tuple[int, int]:
+    """(failed builds, modules converted) over @builds."""
+    return (sum(not b.ok for b in builds),
+            sum(len(b.converted) for b in builds))

@@ -11,8 +11,12 @@ and written out with git format-patch --cover-letter.
 
 With --build-check the tree is configured (olddefconfig with --config, or
 the running kernel's config, then modules_prepare) and
-make M=samples/livepatch CONFIG_SAMPLE_LIVEPATCH=m must succeed after
-every patch.  That is slow (minutes).
+make M=samples/livepatch CONFIG_SAMPLE_LIVEPATCH=m and make M=<the
+selftest modules> must succeed before the series and after every patch
+(buildcheck.py; --make-prefix runs make where the kernel's compiler is).
+--run-selftests then runs the series' selftests from the tree
+(selftestrun.py).  The cover letter reports what was checked, with the
+figures of this run.  That is slow (minutes).
 
 Exit status: 0 series written and clean, 1 checkpatch errors, a failed
 build check or another failure, 2 usage.
@@ -21,6 +25,8 @@ build check or another failure, 2 usage.
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -29,10 +35,10 @@ from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
 from . import assemble, base as basemod, buildcheck, checkpatch, plan
-from .checkpatch import CheckResult
-from .cover import write_cover
+from .cover import Findings, write_cover
 from .proc import PROG, Log, SeriesError, Tree
 from .project import Project
+from .selftestrun import run_selftests
 
 
 def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
@@ -55,6 +61,18 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--config", type=Path,
                    help="kernel .config for --build-check "
                         "(.xz accepted; default: /boot/config-$(uname -r))")
+    p.add_argument("--make-prefix", default="", metavar="CMD",
+                   help="with --build-check: run every make as 'CMD make "
+                        "...' in the tree, e.g. 'tools/testing/selftests/"
+                        "livepatch/vmtest --suite trixie-backports --run' "
+                        "(default: the host's make)")
+    p.add_argument("-j", "--jobs", type=int, default=os.cpu_count() or 1,
+                   help="make -j for --build-check (default: the CPUs)")
+    p.add_argument("--run-selftests", metavar="CMD",
+                   help="with --build-check: after the last patch run CMD, "
+                        "which prints kselftest TAP; {dir} in CMD is the "
+                        "series' selftest directory, {tests} the scripts "
+                        "the series adds (see selftestrun.py)")
     p.add_argument("--workdir", type=Path,
                    help="build the series here and keep it "
                         "(default: a temporary directory, removed)")
@@ -76,9 +94,15 @@ class Run:
     sources: plan.Sources
     patches: List[plan.Patch]
     files: List[str]
-    checks: List[Tuple[str, CheckResult]] = field(default_factory=list)
-    builds: List[Tuple[str, Optional[bool]]] = field(default_factory=list)
+    findings: Findings = field(default_factory=lambda: Findings(""))
+    builder: Optional[buildcheck.Builder] = None
     status: int = 0
+
+    @property
+    def build_targets(self) -> Tuple[str, ...]:
+        suite = plan.SELFTESTS if self.layout.selftests_in_place \
+            else plan.SUITE_DIR
+        return (buildcheck.SAMPLES, suite + "test_modules")
 
 
 def find_hook(base: basemod.Base, project: Project) -> str:
@@ -121,20 +145,22 @@ def check_and_build(run: Run, tree: Tree, patch: plan.Patch,
         if notes:
             assemble.commit(tree, patch, (), notes, amend=True)
             res = checkpatch.check_head(tree, scratch)
-        run.checks.append((patch.subject, res))
+        run.findings.checks.append((patch.subject, res))
         run.log(f"checkpatch: {res.errors} errors, {res.warnings} warnings, "
                 f"{res.checks} checks: {patch.subject}")
         for level, kind, text in res.messages:
             run.log(f"    {level}:{kind}: {text}")
         if res.errors:
             run.status = 1
-    if run.args.build_check:
-        ok, out = buildcheck.build_sample(tree)
-        run.builds.append((patch.subject, ok))
-        run.log(f"build: {'ok' if ok else 'FAILED'}: {patch.subject}")
-        if not ok:
-            sys.stderr.write(out[-4000:])
-            run.status = 1
+    if run.builder is not None:
+        builds = run.builder.build_all(run.build_targets)
+        run.findings.builds.append((patch.subject, builds))
+        for b in builds:
+            run.log(f"build: {'ok' if b.ok else 'FAILED'}: M={b.target}, "
+                    f"{len(b.converted)} converted: {patch.subject}")
+            if not b.ok:
+                sys.stderr.write(b.output[-4000:])
+                run.status = 1
 
 
 def add_patch(run: Run, tree: Tree, patch: plan.Patch, scratch: Path) -> None:
@@ -162,12 +188,33 @@ def prepare(run: Run, work: Path) -> Tree:
         config = run.args.config or buildcheck.default_config()
         if config is None:
             raise SeriesError("--build-check needs --config")
-        buildcheck.configure(tree, config.resolve(), run.log)
-        ok, out = buildcheck.build_sample(tree)
-        if not ok:
-            raise SeriesError("make M=samples/livepatch fails before the "
-                              "series:\n" + out[-2000:])
+        prefix = shlex.split(run.args.make_prefix)
+        run.builder = buildcheck.Builder(tree, prefix, run.args.jobs, run.log)
+        run.builder.configure(config.resolve())
+        if prefix:
+            run.findings.build_env = f", make run as '{shlex.join(prefix)} make'"
+        for b in run.builder.build_all(run.build_targets):
+            if not b.ok:
+                raise SeriesError(f"make M={b.target} fails before the "
+                                  "series:\n" + b.output[-2000:])
     return tree
+
+
+def selftests(run: Run, tree: Tree) -> None:
+    """--run-selftests: the series' selftests from its tree."""
+    suite = plan.SELFTESTS if run.layout.selftests_in_place else plan.SUITE_DIR
+    tests = [Path(p).name for p in run.files
+             if p.startswith(plan.SELFTESTS) and p.count("/") == 4
+             and Path(p).name.startswith("test-") and p.endswith(".sh")]
+    run.log(f"running the selftests of the series: {', '.join(tests)}")
+    result = run_selftests(run.args.run_selftests, tree.root / suite, tests)
+    run.findings.selftests = result
+    run.log(f"selftests: {len(result.passed)} passed, {len(result.failed)} "
+            f"failed, exit status {result.returncode} "
+            f"({result.seconds:.0f} s)")
+    if not result.ok:
+        sys.stderr.write(result.output[-6000:])
+        run.status = 1
 
 
 def generate(run: Run, work: Path) -> None:
@@ -177,11 +224,17 @@ def generate(run: Run, work: Path) -> None:
     scratch.mkdir(exist_ok=True)
     for patch in run.patches:
         add_patch(run, tree, patch, scratch)
+    if run.builder is not None and run.findings.builds:
+        for b in run.findings.builds[-1][1]:
+            run.findings.relocations.update(buildcheck.klp_relocations(tree, b))
+    if run.args.run_selftests:
+        selftests(run, tree)
     outdir = run.args.output.resolve()
     assemble.format_series(tree, base, outdir, run.args.subject_prefix,
                            run.args.reroll_count)
-    desc = assemble.describe_base(tree, base, run.args.ksrc, run.base.release)
-    cover = write_cover(outdir, desc, run.checks, run.builds)
+    run.findings.base = assemble.describe_base(tree, base, run.args.ksrc,
+                                               run.base.release)
+    cover = write_cover(outdir, run.findings)
     run.log(f"wrote {len(list(outdir.glob('*.patch')))} files to {outdir} "
             f"(cover letter {cover.name})")
     if run.args.workdir is not None:
@@ -205,6 +258,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     if args.build_check and not args.config and not buildcheck.default_config():
         print(f"{PROG}: --build-check needs --config", file=sys.stderr)
+        return 2
+    if (args.make_prefix or args.run_selftests) and not args.build_check:
+        print(f"{PROG}: --make-prefix and --run-selftests need --build-check",
+              file=sys.stderr)
         return 2
     log = Log(args.quiet, args.verbose)
     try:

@@ -1,40 +1,98 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""The cover letter: templates/cover.txt, the base and the figures of the
-run that generated the series."""
+"""The cover letter: templates/cover.txt, then the base and what the run
+that generated the series checked, with the figures it produced."""
 
 from __future__ import annotations
 
+import textwrap
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
+from .buildcheck import Build
 from .checkpatch import CheckResult
+from .selftestrun import SelftestRun
 from .templates import render
 
 
-def blurb(body: str, base_desc: str, checks: List[Tuple[str, CheckResult]],
-          builds: List[Tuple[str, Optional[bool]]]) -> str:
-    text = body + f"\n\nBased on {base_desc}.\n"
-    if checks:
-        text += "\ncheckpatch.pl --strict (errors/warnings/checks):\n"
-        for subject, res in checks:
-            text += f"  {res.errors}/{res.warnings}/{res.checks}  {subject}\n"
-    if builds:
-        text += ("\nmake M=samples/livepatch CONFIG_SAMPLE_LIVEPATCH=m after "
-                 "each patch:\n")
-        for subject, ok in builds:
-            text += f"  {'ok    ' if ok else 'FAILED'}  {subject}\n"
-    return text.rstrip("\n")
+@dataclass
+class Findings:
+    """What one run of the generator checked and found."""
+
+    base: str                                   # "Linux 7.3.4 (...)"
+    checks: List[Tuple[str, CheckResult]] = field(default_factory=list)
+    # per patch subject: the builds after it
+    builds: List[Tuple[str, List[Build]]] = field(default_factory=list)
+    build_env: str = ""                         # how make was run
+    relocations: Dict[str, int] = field(default_factory=dict)
+    selftests: Optional[SelftestRun] = None
 
 
-def write_cover(outdir: Path, base_desc: str,
-                checks: List[Tuple[str, CheckResult]],
-                builds: List[Tuple[str, Optional[bool]]]) -> Path:
+def _fill(text: str) -> str:
+    return textwrap.fill(text, width=72, break_long_words=False,
+                         break_on_hyphens=False)
+
+
+def _checkpatch(f: Findings) -> List[str]:
+    lines = ["", "scripts/checkpatch.pl --strict of the base, per patch "
+             "(errors/warnings/checks;", "every warning is justified in its "
+             "commit message):"]
+    lines += [f"  {r.errors}/{r.warnings}/{r.checks}  {subject}"
+              for subject, r in f.checks]
+    return lines
+
+
+def _builds(f: Findings) -> List[str]:
+    targets = [b.target for b in f.builds[-1][1]] if f.builds else []
+    lines = ["", _fill("Built after each patch with make M=<dir> "
+                       f"({', '.join(targets)}){f.build_env}; modules "
+                       "converted by klp-convert (KLP [M] lines):")]
+    for subject, builds in f.builds:
+        state = "ok    " if all(b.ok for b in builds) else "FAILED"
+        converted = sum(len(b.converted) for b in builds)
+        lines.append(f"  {state} {converted:2d}  {subject}")
+    if f.relocations:
+        total = sum(f.relocations.values())
+        lines += ["", _fill(f"After the last patch, {len(f.relocations)} "
+                            f"modules carry {total} livepatch relocations "
+                            "written by klp-convert: " + ", ".join(
+                                f"{m} {n}" for m, n in
+                                sorted(f.relocations.items())) + ".")]
+    return lines
+
+
+def _selftests(run: SelftestRun) -> List[str]:
+    where = f" in {run.kernel}" if run.kernel else ""
+    verdict = "passed" if run.ok else "FAILED"
+    text = (f"Selftests from the series' tree{where}: {len(run.passed)} "
+            f"scripts passed, {len(run.failed)} failed, {run.cases} test "
+            f"cases passed ({verdict}, {run.seconds:.0f} s): "
+            + ", ".join(run.passed + run.failed) + ".")
+    return ["", _fill(text)]
+
+
+def checked(f: Findings) -> str:
+    """The paragraph on what this run checked, with its figures."""
+    lines = [f"Based on {f.base}. What generated this series checked:"]
+    if f.checks:
+        lines += _checkpatch(f)
+    if f.builds:
+        lines += _builds(f)
+    if f.selftests is not None:
+        lines += _selftests(f.selftests)
+    if len(lines) == 1:
+        lines.append("nothing beyond git format-patch (no checkpatch, no "
+                     "build check).")
+    return "\n".join(lines)
+
+
+def write_cover(outdir: Path, findings: Findings) -> Path:
     """Fill in git format-patch's cover letter in @outdir."""
     cover = next(outdir.glob("0000-cover-letter.patch"))
     subject, body = render("cover", {})
     text = cover.read_text(encoding="utf-8")
     text = text.replace("*** SUBJECT HERE ***", subject)
     text = text.replace("*** BLURB HERE ***",
-                        blurb(body, base_desc, checks, builds))
+                        body + "\n\n" + checked(findings))
     cover.write_text(text, encoding="utf-8")
     return cover
