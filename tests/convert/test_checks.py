@@ -243,3 +243,23 @@ def test_limits_exactly_accepted(tmp_path, capsys):
     status, _o, err = run([path, out], capsys)
     assert status == 0, err
     assert f".klp.sym.{obj}.{sym},0" in {s.name for s in Elf(out.read_bytes()).symbols}
+
+
+def test_symbol_name_limit_counts_bytes(tmp_path, capsys):
+    """The kernel's %511[^,] counts bytes: 300 two-byte UTF-8 characters
+    (600 bytes) are too long although they are 300 characters."""
+    sym = "\u00e9" * 300
+    path = assemble(MODINFO + f'.text\ncall ".klp.sym.rela.vmlinux.vmlinux.{sym},0"\n',
+                    tmp_path / "utf8.o")
+    _expect_refused(path, tmp_path, capsys, ["600 bytes", "at most 511"])
+
+
+def test_symbol_name_limit_exact_in_bytes(tmp_path, capsys):
+    """255 two-byte characters and one ASCII one: exactly 511 bytes."""
+    sym = "\u00e9" * 255 + "a"
+    path = assemble(MODINFO + f'.text\ncall ".klp.sym.rela.vmlinux.vmlinux.{sym},0"\n',
+                    tmp_path / "utf8ok.o")
+    out = tmp_path / "utf8ok.ko"
+    status, _o, err = run([path, out], capsys)
+    assert status == 0, err
+    assert f".klp.sym.vmlinux.{sym},0" in {s.name for s in Elf(out.read_bytes()).symbols}
