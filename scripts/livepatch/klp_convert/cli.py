@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from .errors import ElfFormatError, KlpError
 
 PROG = "klp-convert"
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -60,9 +60,15 @@ def _say(path: str, what: object, err: bool = True) -> None:
     stream.write(line.decode("utf-8") + "\n")
 
 
+class _Current:
+    """The file being worked on, named by the message of an interrupt."""
+    path: str | None = None
+
+
 def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+    from .inputs import read_input
+    _Current.path = path
+    return read_input(path)
 
 
 # What malformed input can raise below the ELF reader's own checks.
@@ -153,12 +159,32 @@ def _do_convert(inp: str, out: str, args) -> int:
         return EXIT_OK
     except KlpError as exc:
         _say(path, exc)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         _say(path, exc.strerror or exc)
     return EXIT_ERROR
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run klp-convert; Ctrl-C in any mode gives one line and status 130
+    (a write in progress removes its temporary file), a closed standard
+    output (--list | head) ends the run quietly."""
+    _Current.path = None
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        where = f"{_Current.path}: " if _Current.path else ""
+        print(f"{PROG}: {where}interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away: no traceback at interpreter exit either
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
@@ -171,11 +197,7 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return EXIT_USAGE
     out = args.rest[0] if args.rest else args.input
-    try:
-        return _do_convert(args.input, out, args)
-    except KeyboardInterrupt:
-        print(f"{PROG}: {args.input}: interrupted", file=sys.stderr)
-        return 130
+    return _do_convert(args.input, out, args)
 
 
 if __name__ == "__main__":

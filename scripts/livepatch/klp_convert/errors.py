@@ -25,3 +25,8 @@ class SymbolNameError(KlpError):
 
 class CheckError(KlpError):
     """The converted module would be refused (or misapplied) by the kernel."""
+
+
+class InputError(KlpError):
+    """A path that klp-convert must not read or replace: not a regular
+    file, or larger than any module the kernel loads."""

@@ -107,9 +107,14 @@ def parse_intermediate(full: str) -> KlpName:
         raise SymbolNameError(
             f"symbol '{full}': symbol name is {size} bytes, the kernel "
             f"allows at most {MAX_SYMNAME}")
-    pos = int(pos_text)
-    if pos > ULONG_MAX:
-        raise SymbolNameError(f"symbol '{full}': sympos {pos_text} is too large")
+    # Compare the digits before converting: int() refuses more than 4,300
+    # digits (Python >= 3.11) and would be slow on millions of them.
+    digits = pos_text.lstrip("0")
+    if len(digits) > len(str(ULONG_MAX)) or int(digits or "0") > ULONG_MAX:
+        shown = pos_text if len(pos_text) <= 40 else \
+            f"{pos_text[:20]}...({len(pos_text)} digits)"
+        raise SymbolNameError(f"symbol '{full}': sympos {shown} is too large")
+    pos = int(digits or "0")
     return KlpName(lp_obj, sym_obj, sym, pos)
 
 

@@ -13,6 +13,7 @@ import struct
 
 from .elf import (EHDR_FMT, EHDR_SIZE, SHDR_FMT, SHDR_SIZE, SHN_LORESERVE,
                   SHN_XINDEX, SHT_NOBITS, Section)
+from .inputs import check_output
 
 
 def _align(value: int, alignment: int) -> int:
@@ -73,7 +74,9 @@ def write_atomic(path: str, data: bytes, mode_from: str | None = None) -> None:
     """Replace @path by @data atomically: a temporary file in the same
     directory (named .<name>.*.klp.tmp, which Kbuild's clean removes),
     fsync, rename.  On any failure the temporary file is removed and @path
-    is left as it was."""
+    is left as it was.  Only a regular file (or a symbolic link, which is
+    replaced itself) is ever replaced."""
+    check_output(path)
     fd, tmp = _create_temp(path)
     try:
         with open(fd, "wb") as f:
