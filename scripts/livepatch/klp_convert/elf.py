@@ -46,9 +46,6 @@ STT_SECTION = 3
 
 ET_REL = 1
 
-# Larger alignments only come from corrupted headers (a page is 4 KiB).
-MAX_ALIGN = 1 << 20
-
 EHDR_FMT = "16sHHIQQQIHHHHHH"
 SHDR_FMT = "IIQQQQIIQQ"
 SYM_FMT = "IBBHQQ"
@@ -131,10 +128,7 @@ class ElfFile:
         sections: list[Section] = []
         for i, hdr in enumerate(struct.iter_unpack(
                 self.endian + SHDR_FMT, raw[shoff:shoff + shnum * SHDR_SIZE])):
-            sh_type, offset, size, align = hdr[1], hdr[4], hdr[5], hdr[8]
-            if align & (align - 1) or align > MAX_ALIGN:
-                raise ElfFormatError(f"section [{i}]: alignment {align} is not "
-                                     f"a power of two up to {MAX_ALIGN}")
+            sh_type, offset, size = hdr[1], hdr[4], hdr[5]
             if i == 0 or sh_type in (SHT_NOBITS, SHT_NULL):
                 data = b""
             else:
@@ -151,6 +145,14 @@ class ElfFile:
         for i, sec in enumerate(sections):
             if i:
                 sec.name = cstring(shstr, sec.sh_name, f"section [{i}] name")
+                align = sec.sh_addralign
+                # Any power of two: the kernel aligns each section to it
+                # (module_get_offset()), ld aligns the file offset too; the
+                # writer refuses a layout larger than a module can be.
+                if align & (align - 1):
+                    raise ElfFormatError(f"section [{i}] '{sec.name}': "
+                                         f"alignment {align} is not a power "
+                                         "of two")
         self.shstrndx = shstrndx
         return sections
 
