@@ -263,3 +263,38 @@ def test_symbol_name_limit_exact_in_bytes(tmp_path, capsys):
     status, _o, err = run([path, out], capsys)
     assert status == 0, err
     assert f".klp.sym.vmlinux.{sym},0" in {s.name for s in Elf(out.read_bytes()).symbols}
+
+
+def _patch_machine(path, machine):
+    raw = bytearray(path.read_bytes())
+    endian = "<" if raw[5] == 1 else ">"
+    struct.pack_into(endian + "H", raw, 18, machine)
+    path.write_bytes(bytes(raw))
+
+
+def _cross_object(arch, asm, path):
+    src = path.with_suffix(".s")
+    src.write_text(asm)
+    obj = path.with_suffix(".tmp.o")
+    subprocess.run([tool(arch, "as"), str(src), "-o", str(obj)], check=True)
+    subprocess.run([tool(arch, "ld"), "-r", str(obj), "-o", str(path)], check=True)
+    return path
+
+
+def test_big_endian_x86_64(tmp_path, capsys):
+    """A big-endian file that says x86_64: the kernel reads e_machine as
+    0x3e00 and refuses it (elf_check_arch()).  Made from an s390x object
+    whose R_390_8 (type 1) reads as R_X86_64_64."""
+    path = _cross_object("s390x", MODINFO + f".data\n.quad 0\n.reloc 0, R_390_8, {VM}\n",
+                         tmp_path / "be.o")
+    _patch_machine(path, 62)
+    _expect_refused(path, tmp_path, capsys, ["big-endian", "x86_64",
+                                             "elf_check_arch()"])
+
+
+def test_little_endian_s390x(tmp_path, capsys):
+    path = assemble(MODINFO + f".data\n.quad 0\n.reloc 0, R_X86_64_64, {VM}\n",
+                    tmp_path / "le.o")
+    _patch_machine(path, 22)
+    _expect_refused(path, tmp_path, capsys, ["little-endian", "s390x",
+                                             "elf_check_arch()"])

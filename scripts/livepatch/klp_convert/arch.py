@@ -180,13 +180,32 @@ ARCHES: dict[int, Arch] = {
 }
 
 
-def arch_for(machine: int) -> Arch:
+# Byte orders each architecture's kernel exists in.  A kernel reads the
+# ELF header in its own byte order, so a file of the other order shows it
+# a byte-swapped e_machine, which elf_check_arch() refuses
+# (elf_validity_check() in 6.1, elf_validity_ehdr() in 6.12 and 7.3).
+# ppc64 and arm64 kernels exist in both orders.
+_BYTE_ORDERS = {EM_X86_64: "<", EM_S390: ">"}
+_ORDER_NAMES = {"<": "little-endian", ">": "big-endian"}
+
+
+def arch_for(machine: int, endian: str) -> Arch:
+    """The rules for @machine, in a file of byte order @endian ("<" or
+    ">")."""
     try:
-        return ARCHES[machine]
+        arch = ARCHES[machine]
     except KeyError:
         raise UnsupportedError(
             f"ELF machine {machine}: klp-convert supports x86_64, ppc64, "
             "s390x and arm64") from None
+    native = _BYTE_ORDERS.get(machine, endian)
+    if endian != native:
+        swapped = int.from_bytes(machine.to_bytes(2, "little"), "big")
+        raise UnsupportedError(
+            f"{_ORDER_NAMES[endian]} ELF file for {arch.name}, which is "
+            f"{_ORDER_NAMES[native]} only: the kernel reads e_machine as "
+            f"{swapped:#06x} and refuses the module (elf_check_arch())")
+    return arch
 
 
 _PYELFTOOLS_ENUMS = {"x86_64": "ENUM_RELOC_TYPE_x64", "ppc64": "ENUM_RELOC_TYPE_PPC64",

@@ -139,7 +139,7 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
         return Result(None, [], 0, 0, 0, [], [])
 
     checks.check_module(raw, elf.modinfo())
-    arch = archmod.arch_for(elf.machine)
+    arch = archmod.arch_for(elf.machine, elf.endian)
     sections = elf.sections
     nsec = len(sections)
 

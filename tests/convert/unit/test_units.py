@@ -101,7 +101,7 @@ def test_module_checks():
 
 # --- arch ------------------------------------------------------------------
 
-X86 = archmod.arch_for(62)
+X86 = archmod.arch_for(62, "<")
 
 
 @pytest.mark.parametrize("rtype", [0, 1, 2, 4, 10, 11, 24])
