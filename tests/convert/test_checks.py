@@ -298,3 +298,31 @@ def test_little_endian_s390x(tmp_path, capsys):
     _patch_machine(path, 22)
     _expect_refused(path, tmp_path, capsys, ["little-endian", "s390x",
                                              "elf_check_arch()"])
+
+
+@pytest.mark.parametrize("arch,rtype,offset", [
+    ("s390x", "R_390_64", 8), ("s390x", "R_390_32", 6), ("s390x", "R_390_PC32DBL", 5),
+    ("aarch64", "R_AARCH64_ABS64", 6), ("aarch64", "R_AARCH64_PREL32", 8),
+    ("aarch64", "R_AARCH64_CALL26", 6), ("ppc64le", "R_PPC64_ADDR64", 4),
+    ("ppc64le", "R_PPC64_REL32", 6), ("x86_64", "R_X86_64_PC32", 6),
+])
+def test_site_past_the_end_every_arch(arch, rtype, offset, tmp_path, capsys):
+    """apply_relocate_add() writes at sh_addr + r_offset without a bounds
+    check on every architecture: a site that does not fit in its section
+    overwrites whatever follows it in memory."""
+    asm = MODINFO + f".data\n.quad 0\n.reloc {offset}, {rtype}, {VM}\n"
+    path = (assemble(asm, tmp_path / "end.o") if arch == "x86_64"
+            else _cross_object(arch, asm, tmp_path / "end.o"))
+    _expect_refused(path, tmp_path, capsys, ["section '.data'", rtype,
+                                             "past the end of the section"])
+
+
+@pytest.mark.parametrize("arch,rtype,offset", [
+    ("s390x", "R_390_64", 0), ("s390x", "R_390_32", 4),
+    ("aarch64", "R_AARCH64_ABS64", 0), ("aarch64", "R_AARCH64_PREL32", 4),
+    ("ppc64le", "R_PPC64_ADDR64", 0)])
+def test_site_at_the_end_is_fine(arch, rtype, offset, tmp_path, capsys):
+    asm = MODINFO + f".data\n.quad 0\n.reloc {offset}, {rtype}, {VM}\n"
+    path = _cross_object(arch, asm, tmp_path / "end.o")
+    status, _o, err = run([path, tmp_path / "end.ko"], capsys)
+    assert status == 0, err

@@ -25,7 +25,7 @@ PPC_NOP = 0x60000000
 
 
 class Arch(namedtuple("Arch", ["name", "accepted", "refused", "site_check",
-                               "names"])):
+                               "names", "widths"])):
     """An architecture's rules (collections.namedtuple: typing costs
     3 ms of start-up).
 
@@ -36,6 +36,8 @@ class Arch(namedtuple("Arch", ["name", "accepted", "refused", "site_check",
     site_check: Callable[[Arch, bytes, str, int, int], None] | None: extra
         check of one relocation site (data, endian, offset, type)
     names: dict[int, str]: all known type names, for listings
+    widths: dict[int, int]: bytes that apply_relocate_add() reads or
+        writes at the site, per accepted type (0: none)
     """
 
     __slots__ = ()
@@ -43,14 +45,35 @@ class Arch(namedtuple("Arch", ["name", "accepted", "refused", "site_check",
 
 def _x86_site(arch: Arch, data: bytes, endian: str, offset: int,
               rtype: int) -> None:
-    width = _X86_WIDTH.get(rtype, 0)
-    if offset + width > len(data):
-        raise CheckError(f"offset {offset:#x} is past the end of the section")
+    width = _X86_WIDTH.get(rtype, 0)       # inside: first_site_outside()
     if any(data[offset:offset + width]):
         raise CheckError(
             f"the {width} bytes at offset {offset:#x} are not zero: the kernel "
             "refuses to apply the relocation (\"Invalid relocation target, "
             "existing value is nonzero\")")
+
+
+def first_site_outside(arch: Arch, size: int, offsets: list[int],
+                       types: list[int]) -> int | None:
+    """Index of the first relocation whose site does not fit in a section
+    of @size bytes, or None.  No apply_relocate_add() checks this: it
+    writes at sh_addr + r_offset, over whatever follows the section."""
+    if not offsets:
+        return None
+    widths = arch.widths
+    if max(offsets) + max(widths.get(t, 0) for t in set(types)) <= size:
+        return None
+    return next((k for k, (off, t) in enumerate(zip(offsets, types))
+                 if off + widths.get(t, 0) > size), None)
+
+
+def check_site_inside(arch: Arch, size: int, offset: int, rtype: int) -> None:
+    width = arch.widths.get(rtype, 0)
+    if offset + width > size:
+        raise CheckError(
+            f"the {width} bytes at offset {offset:#x} reach past the end of "
+            f"the section ({size} bytes): apply_relocate_add() would write "
+            "beyond it")
 
 
 def first_bad_site(arch: Arch, data: bytes, endian: str, offsets: list[int],
@@ -164,6 +187,21 @@ _A64_ACCEPTED = {
     299: "R_AARCH64_LDST128_ABS_LO12_NC"}
 
 
+# Bytes written at the site, from each apply_relocate_add() (6.1 to 7.3).
+# ppc64: a call also reads the next instruction (see _ppc64_site).
+_PPC64_WIDTH = {1: 4, 38: 8, 10: 4, 44: 8, 26: 4}
+# s390x: apply_rela_bits() writes 1, 2, 2, 4, 4, 8 bytes for fields of
+# 8, 12, 16, 20, 32, 64 bits.
+_S390_WIDTH = {0: 0, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 2, 7: 4, 8: 4, 13: 4,
+               14: 4, 15: 2, 16: 2, 17: 2, 18: 2, 19: 4, 20: 4, 21: 4, 22: 8,
+               23: 8, 24: 8, 25: 8, 26: 4, 27: 2, 28: 8, 29: 2, 30: 2, 31: 4,
+               32: 8, 33: 4, 34: 2, 35: 4, 36: 8, 57: 4, 58: 4, 59: 4}
+# arm64: data relocations by size, instruction relocations one insn.
+_A64_WIDTH = {t: 4 for t in _A64_ACCEPTED}
+_A64_WIDTH.update({0: 0, 256: 0, 257: 8, 258: 4, 259: 2, 260: 8, 261: 4,
+                   262: 2})
+
+
 def _names(accepted: dict[int, str], refused: dict[int, tuple]) -> dict[int, str]:
     names = dict(accepted)
     names.update({k: v[0] for k, v in refused.items()})
@@ -171,12 +209,14 @@ def _names(accepted: dict[int, str], refused: dict[int, tuple]) -> dict[int, str
 
 
 ARCHES: dict[int, Arch] = {
-    EM_X86_64: Arch("x86_64", _X86_NAMES, {}, _x86_site, _X86_NAMES),
+    EM_X86_64: Arch("x86_64", _X86_NAMES, {}, _x86_site, _X86_NAMES,
+                    _X86_WIDTH),
     EM_PPC64: Arch("ppc64", _PPC64_ACCEPTED, _PPC64_REFUSED, _ppc64_site,
-                   _names(_PPC64_ACCEPTED, _PPC64_REFUSED)),
+                   _names(_PPC64_ACCEPTED, _PPC64_REFUSED), _PPC64_WIDTH),
     EM_S390: Arch("s390x", _S390_ACCEPTED, _S390_REFUSED, None,
-                  _names(_S390_ACCEPTED, _S390_REFUSED)),
-    EM_AARCH64: Arch("arm64", _A64_ACCEPTED, {}, None, _A64_ACCEPTED),
+                  _names(_S390_ACCEPTED, _S390_REFUSED), _S390_WIDTH),
+    EM_AARCH64: Arch("arm64", _A64_ACCEPTED, {}, None, _A64_ACCEPTED,
+                     _A64_WIDTH),
 }
 
 

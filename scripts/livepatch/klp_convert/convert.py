@@ -355,11 +355,22 @@ class _Checked:
                 k = next(k for k in relocs.flagged(flags) if types[k] == rtype)
                 self._fail(target, table, flags, k, exc)
         self.types |= moved_types
+        offsets = list(compress(table.offsets(), flags))
+        moved_types_list = list(compress(types, flags))
+        size = len(target.data)
+        bad = archmod.first_site_outside(self.arch, size, offsets,
+                                         moved_types_list)
+        if bad is not None:
+            k = relocs.flagged(flags)[bad]
+            try:
+                archmod.check_site_inside(self.arch, size, offsets[bad],
+                                          types[k])
+            except CheckError as exc:
+                self._fail(target, table, flags, k, exc)
         if self.arch.site_check is None:
             return
-        offsets = list(compress(table.offsets(), flags))
         bad = archmod.first_bad_site(self.arch, target.data, self.endian,
-                                     offsets, list(compress(types, flags)))
+                                     offsets, moved_types_list)
         if bad is not None:
             k = relocs.flagged(flags)[bad]
             try:

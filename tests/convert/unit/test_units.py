@@ -119,7 +119,9 @@ def test_x86_site_check():
     data = bytes(8) + b"\x01" + bytes(15)
     assert archmod.first_bad_site(X86, data, "<", [0, 12, 16], [2, 1, 1]) is None
     assert archmod.first_bad_site(X86, data, "<", [0, 6], [2, 2]) == 1
-    assert archmod.first_bad_site(X86, data, "<", [20], [1]) == 0   # past end
+    # past the end: found before the site check, on every architecture
+    assert archmod.first_site_outside(X86, len(data), [0, 20], [2, 1]) == 1
+    assert archmod.first_site_outside(X86, len(data), [0, 16], [2, 1]) is None
 
 
 def test_index_map():
