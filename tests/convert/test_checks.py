@@ -326,3 +326,21 @@ def test_site_at_the_end_is_fine(arch, rtype, offset, tmp_path, capsys):
     path = _cross_object(arch, asm, tmp_path / "end.o")
     status, _o, err = run([path, tmp_path / "end.ko"], capsys)
     assert status == 0, err
+
+
+@pytest.mark.parametrize("code", [f"b {VM}\n", f"b {VM}\nblr\n", f"nop\nb {VM}\n"])
+def test_ppc64_sibling_call_needs_no_nop(code, tmp_path, capsys):
+    """restore_r2() (arch/powerpc/kernel/module_64.c, 6.1 to 7.3) only
+    wants the nop after a relative *link* branch: a sibling call 'b sym'
+    does not return, so nothing restores r2 after it, even at the very
+    end of its section."""
+    path = _ppc_object(MODINFO + ".text\n" + code, tmp_path / "b.o")
+    out = tmp_path / "b.ko"
+    status, _o, err = run([path, out], capsys)
+    assert status == 0, err
+    assert ".klp.rela.vmlinux..text" in {s.name for s in Elf(out.read_bytes()).sections}
+
+
+def test_ppc64_link_call_at_the_end(tmp_path, capsys):
+    path = _ppc_object(MODINFO + f".text\nnop\nbl {VM}\n", tmp_path / "bl.o")
+    _expect_refused(path, tmp_path, capsys, ["R_PPC64_REL24", "no instruction after it"])

@@ -113,6 +113,12 @@ def _ppc64_site(arch: Arch, data: bytes, endian: str, offset: int,
                 rtype: int) -> None:
     if rtype != 10:  # R_PPC64_REL24
         return
+    # restore_r2() (module_64.c, 6.1 to 7.3) only patches the instruction
+    # after a relative link branch (instr_is_relative_link_branch(): 'bl',
+    # opcode 18, AA 0, LK 1); a sibling call 'b sym' does not return.
+    (insn,) = struct.unpack_from(endian + "I", data, offset)
+    if insn & 0xFC000003 != 0x48000001:
+        return
     if offset + 8 > len(data):
         raise CheckError(f"call at offset {offset:#x} has no instruction after it")
     (insn,) = struct.unpack_from(endian + "I", data, offset + 4)
