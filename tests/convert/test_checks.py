@@ -301,7 +301,7 @@ def test_little_endian_s390x(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arch,rtype,offset", [
-    ("s390x", "R_390_64", 8), ("s390x", "R_390_32", 6), ("s390x", "R_390_PC32DBL", 5),
+    ("s390x", "R_390_64", 8), ("s390x", "R_390_PC32", 6), ("s390x", "R_390_PC32DBL", 5),
     ("aarch64", "R_AARCH64_ABS64", 6), ("aarch64", "R_AARCH64_PREL32", 8),
     ("aarch64", "R_AARCH64_CALL26", 6), ("ppc64le", "R_PPC64_ADDR64", 4),
     ("ppc64le", "R_PPC64_REL32", 6), ("x86_64", "R_X86_64_PC32", 6),
@@ -318,7 +318,7 @@ def test_site_past_the_end_every_arch(arch, rtype, offset, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("arch,rtype,offset", [
-    ("s390x", "R_390_64", 0), ("s390x", "R_390_32", 4),
+    ("s390x", "R_390_64", 0), ("s390x", "R_390_PC32", 4),
     ("aarch64", "R_AARCH64_ABS64", 0), ("aarch64", "R_AARCH64_PREL32", 4),
     ("ppc64le", "R_PPC64_ADDR64", 0)])
 def test_site_at_the_end_is_fine(arch, rtype, offset, tmp_path, capsys):
@@ -344,3 +344,24 @@ def test_ppc64_sibling_call_needs_no_nop(code, tmp_path, capsys):
 def test_ppc64_link_call_at_the_end(tmp_path, capsys):
     path = _ppc_object(MODINFO + f".text\nnop\nbl {VM}\n", tmp_path / "bl.o")
     _expect_refused(path, tmp_path, capsys, ["R_PPC64_REL24", "no instruction after it"])
+
+
+@pytest.mark.parametrize("arch,rtype,words", [
+    ("x86_64", "R_X86_64_32", ["overflow in relocation type 10"]),
+    ("ppc64le", "R_PPC64_ADDR32", ["truncates"]),
+    ("s390x", "R_390_16", ["16 bits"]), ("s390x", "R_390_32", ["0x3ffe0000000"]),
+    ("s390x", "R_390_PC16DBL", ["64 KiB"]),
+    ("aarch64", "R_AARCH64_ABS32", ["-ERANGE"]),
+    ("aarch64", "R_AARCH64_CONDBR19", ["1 MiB"]),
+    ("aarch64", "R_AARCH64_MOVW_UABS_G0", ["-ERANGE"]),
+])
+def test_types_that_cannot_hold_a_kernel_address(arch, rtype, words, tmp_path, capsys):
+    """Absolute fields narrower than a kernel address, and place-relative
+    ones that only reach around the site: the kernel refuses them at load
+    (x86_64 'overflow in relocation type 10', arm64 -ERANGE, s390x
+    'relocation error') or, on ppc64, truncates the address silently."""
+    asm = MODINFO + f".data\n.quad 0\n.reloc 0, {rtype}, {VM}\n"
+    path = (assemble(asm, tmp_path / "narrow.o") if arch == "x86_64"
+            else _cross_object(arch, asm, tmp_path / "narrow.o"))
+    _expect_refused(path, tmp_path, capsys, [rtype, "cannot be a livepatch relocation",
+                                             "section '.data' offset 0x0", *words])

@@ -131,20 +131,29 @@ def _ppc64_site(arch: Arch, data: bytes, endian: str, offset: int,
 
 
 _X86_NAMES = {0: "R_X86_64_NONE", 1: "R_X86_64_64", 2: "R_X86_64_PC32",
-              4: "R_X86_64_PLT32", 10: "R_X86_64_32", 11: "R_X86_64_32S",
-              24: "R_X86_64_PC64"}
+              4: "R_X86_64_PLT32", 11: "R_X86_64_32S", 24: "R_X86_64_PC64"}
+# A type whose field cannot hold the address the livepatch core resolves
+# is refused like the kernel would (or, worse, would not) at load time.
+_X86_REFUSED = {
+    10: ("R_X86_64_32", "a zero-extended 32-bit field cannot hold a kernel "
+         "address (vmlinux and modules live in the top 2 GiB): the kernel "
+         "refuses it (\"overflow in relocation type 10\"); use the "
+         "sign-extended R_X86_64_32S of -mcmodel=kernel"),
+}
 _X86_WIDTH = {1: 8, 24: 8, 2: 4, 4: 4, 10: 4, 11: 4}
 # Byte order does not matter for a test against zero.
 _ZERO = {4: struct.Struct("<I"), 8: struct.Struct("<Q")}
 
-_PPC64_ACCEPTED = {1: "R_PPC64_ADDR32", 38: "R_PPC64_ADDR64",
-                   10: "R_PPC64_REL24", 44: "R_PPC64_REL64",
-                   26: "R_PPC64_REL32"}
+_PPC64_ACCEPTED = {38: "R_PPC64_ADDR64", 10: "R_PPC64_REL24",
+                   44: "R_PPC64_REL64", 26: "R_PPC64_REL32"}
 _PPC64_TOC = "TOC-relative relocations against a klp symbol overflow: " \
     "reach the symbol through its address in .toc instead"
 _PPC64_DOT_TOC = "it refers to .TOC., which klp-convert never converts"
 _PPC64_REFUSED = {
     0: ("R_PPC64_NONE", "the powerpc kernel has no R_PPC64_NONE case"),
+    1: ("R_PPC64_ADDR32", "a 32-bit field cannot hold a ppc64 kernel "
+        "address (0xc000...): apply_relocate_add() truncates it without a "
+        "word; use a 64-bit pointer"),
     47: ("R_PPC64_TOC16", _PPC64_TOC), 48: ("R_PPC64_TOC16_LO", _PPC64_TOC),
     49: ("R_PPC64_TOC16_HI", _PPC64_TOC), 50: ("R_PPC64_TOC16_HA", _PPC64_TOC),
     63: ("R_PPC64_TOC16_DS", _PPC64_TOC), 64: ("R_PPC64_TOC16_LO_DS", _PPC64_TOC),
@@ -155,42 +164,69 @@ _PPC64_REFUSED = {
 }
 
 _S390_ACCEPTED = {
-    0: "R_390_NONE", 1: "R_390_8", 2: "R_390_12", 3: "R_390_16", 4: "R_390_32",
-    5: "R_390_PC32", 6: "R_390_GOT12", 7: "R_390_GOT32", 8: "R_390_PLT32",
-    13: "R_390_GOTOFF32", 14: "R_390_GOTPC", 15: "R_390_GOT16",
-    16: "R_390_PC16", 17: "R_390_PC16DBL", 18: "R_390_PLT16DBL",
-    19: "R_390_PC32DBL", 20: "R_390_PLT32DBL", 21: "R_390_GOTPCDBL",
+    0: "R_390_NONE", 5: "R_390_PC32", 6: "R_390_GOT12", 7: "R_390_GOT32",
+    8: "R_390_PLT32", 13: "R_390_GOTOFF32", 14: "R_390_GOTPC",
+    15: "R_390_GOT16", 18: "R_390_PLT16DBL", 19: "R_390_PC32DBL", 20: "R_390_PLT32DBL", 21: "R_390_GOTPCDBL",
     22: "R_390_64", 23: "R_390_PC64", 24: "R_390_GOT64", 25: "R_390_PLT64",
     26: "R_390_GOTENT", 27: "R_390_GOTOFF16", 28: "R_390_GOTOFF64",
     29: "R_390_GOTPLT12", 30: "R_390_GOTPLT16", 31: "R_390_GOTPLT32",
     32: "R_390_GOTPLT64", 33: "R_390_GOTPLTENT", 34: "R_390_PLTOFF16",
-    35: "R_390_PLTOFF32", 36: "R_390_PLTOFF64", 57: "R_390_20",
-    58: "R_390_GOT20", 59: "R_390_GOTPLT20"}
+    35: "R_390_PLTOFF32", 36: "R_390_PLTOFF64", 58: "R_390_GOT20",
+    59: "R_390_GOTPLT20"}
 _S390_SHARED = "only used by shared objects; the s390 kernel refuses it"
-_S390_REFUSED = {9: ("R_390_COPY", _S390_SHARED), 10: ("R_390_GLOB_DAT", _S390_SHARED),
-                 11: ("R_390_JMP_SLOT", _S390_SHARED),
-                 12: ("R_390_RELATIVE", _S390_SHARED)}
+_S390_NARROW = "bits cannot hold a kernel address: apply_rela_bits() " \
+    "refuses it (\"relocation error\")"
+_S390_REFUSED = {
+    9: ("R_390_COPY", _S390_SHARED), 10: ("R_390_GLOB_DAT", _S390_SHARED),
+    11: ("R_390_JMP_SLOT", _S390_SHARED), 12: ("R_390_RELATIVE", _S390_SHARED),
+    1: ("R_390_8", f"a field of 8 {_S390_NARROW}"),
+    2: ("R_390_12", f"a field of 12 {_S390_NARROW}"),
+    3: ("R_390_16", f"a field of 16 {_S390_NARROW}"),
+    57: ("R_390_20", f"a field of 20 {_S390_NARROW}"),
+    4: ("R_390_32", "a 32-bit absolute field holds no module address and "
+        "no vmlinux address since vmlinux moved above 4 GiB "
+        "(CONFIG_KERNEL_IMAGE_BASE, default 0x3ffe0000000 in 6.12; 6.1 "
+        "links it at 0x100000): use R_390_64 or a PC-relative access"),
+    16: ("R_390_PC16", "it reaches only 32 KiB around the site, and the "
+         "symbol lies in another object: apply_rela_bits() refuses it"),
+    17: ("R_390_PC16DBL", "it reaches only 64 KiB around the site, and the "
+         "symbol lies in another object: apply_rela_bits() refuses it"),
+}
 
 _A64_ACCEPTED = {
     0: "R_ARM_NONE", 256: "R_AARCH64_NONE", 257: "R_AARCH64_ABS64",
-    258: "R_AARCH64_ABS32", 259: "R_AARCH64_ABS16", 260: "R_AARCH64_PREL64",
-    261: "R_AARCH64_PREL32", 262: "R_AARCH64_PREL16",
-    263: "R_AARCH64_MOVW_UABS_G0", 264: "R_AARCH64_MOVW_UABS_G0_NC",
-    265: "R_AARCH64_MOVW_UABS_G1", 266: "R_AARCH64_MOVW_UABS_G1_NC",
-    267: "R_AARCH64_MOVW_UABS_G2", 268: "R_AARCH64_MOVW_UABS_G2_NC",
-    269: "R_AARCH64_MOVW_UABS_G3", 270: "R_AARCH64_MOVW_SABS_G0",
-    271: "R_AARCH64_MOVW_SABS_G1", 272: "R_AARCH64_MOVW_SABS_G2",
-    273: "R_AARCH64_LD_PREL_LO19", 274: "R_AARCH64_ADR_PREL_LO21",
+    260: "R_AARCH64_PREL64", 261: "R_AARCH64_PREL32",
+    264: "R_AARCH64_MOVW_UABS_G0_NC", 266: "R_AARCH64_MOVW_UABS_G1_NC",
+    268: "R_AARCH64_MOVW_UABS_G2_NC", 269: "R_AARCH64_MOVW_UABS_G3",
+    272: "R_AARCH64_MOVW_SABS_G2",
     275: "R_AARCH64_ADR_PREL_PG_HI21", 276: "R_AARCH64_ADR_PREL_PG_HI21_NC",
     277: "R_AARCH64_ADD_ABS_LO12_NC", 278: "R_AARCH64_LDST8_ABS_LO12_NC",
-    279: "R_AARCH64_TSTBR14", 280: "R_AARCH64_CONDBR19",
     282: "R_AARCH64_JUMP26", 283: "R_AARCH64_CALL26",
     284: "R_AARCH64_LDST16_ABS_LO12_NC", 285: "R_AARCH64_LDST32_ABS_LO12_NC",
-    286: "R_AARCH64_LDST64_ABS_LO12_NC", 287: "R_AARCH64_MOVW_PREL_G0",
+    286: "R_AARCH64_LDST64_ABS_LO12_NC",
     288: "R_AARCH64_MOVW_PREL_G0_NC", 289: "R_AARCH64_MOVW_PREL_G1",
     290: "R_AARCH64_MOVW_PREL_G1_NC", 291: "R_AARCH64_MOVW_PREL_G2",
     292: "R_AARCH64_MOVW_PREL_G2_NC", 293: "R_AARCH64_MOVW_PREL_G3",
     299: "R_AARCH64_LDST128_ABS_LO12_NC"}
+_A64_ABS = "an absolute field of that size cannot hold an arm64 kernel " \
+    "address (0xffff...): reloc_data() or reloc_insn_movw() refuses it " \
+    "(-ERANGE)"
+_A64_NEAR = "around the site, and the symbol lies in another object: " \
+    "apply_relocate_add() refuses it (-ERANGE)"
+_A64_REFUSED = {
+    258: ("R_AARCH64_ABS32", _A64_ABS), 259: ("R_AARCH64_ABS16", _A64_ABS),
+    263: ("R_AARCH64_MOVW_UABS_G0", _A64_ABS),
+    265: ("R_AARCH64_MOVW_UABS_G1", _A64_ABS),
+    267: ("R_AARCH64_MOVW_UABS_G2", _A64_ABS),
+    270: ("R_AARCH64_MOVW_SABS_G0", _A64_ABS),
+    271: ("R_AARCH64_MOVW_SABS_G1", _A64_ABS),
+    262: ("R_AARCH64_PREL16", f"it reaches only 32 KiB {_A64_NEAR}"),
+    287: ("R_AARCH64_MOVW_PREL_G0", f"it reaches only 32 KiB {_A64_NEAR}"),
+    279: ("R_AARCH64_TSTBR14", f"it reaches only 32 KiB {_A64_NEAR}"),
+    273: ("R_AARCH64_LD_PREL_LO19", f"it reaches only 1 MiB {_A64_NEAR}"),
+    274: ("R_AARCH64_ADR_PREL_LO21", f"it reaches only 1 MiB {_A64_NEAR}"),
+    280: ("R_AARCH64_CONDBR19", f"it reaches only 1 MiB {_A64_NEAR}"),
+}
 
 
 # Bytes written at the site, from each apply_relocate_add() (6.1 to 7.3).
@@ -203,7 +239,7 @@ _S390_WIDTH = {0: 0, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 2, 7: 4, 8: 4, 13: 4,
                23: 8, 24: 8, 25: 8, 26: 4, 27: 2, 28: 8, 29: 2, 30: 2, 31: 4,
                32: 8, 33: 4, 34: 2, 35: 4, 36: 8, 57: 4, 58: 4, 59: 4}
 # arm64: data relocations by size, instruction relocations one insn.
-_A64_WIDTH = {t: 4 for t in _A64_ACCEPTED}
+_A64_WIDTH = {t: 4 for t in range(263, 300)}
 _A64_WIDTH.update({0: 0, 256: 0, 257: 8, 258: 4, 259: 2, 260: 8, 261: 4,
                    262: 2})
 
@@ -215,14 +251,14 @@ def _names(accepted: dict[int, str], refused: dict[int, tuple]) -> dict[int, str
 
 
 ARCHES: dict[int, Arch] = {
-    EM_X86_64: Arch("x86_64", _X86_NAMES, {}, _x86_site, _X86_NAMES,
-                    _X86_WIDTH),
+    EM_X86_64: Arch("x86_64", _X86_NAMES, _X86_REFUSED, _x86_site,
+                    _names(_X86_NAMES, _X86_REFUSED), _X86_WIDTH),
     EM_PPC64: Arch("ppc64", _PPC64_ACCEPTED, _PPC64_REFUSED, _ppc64_site,
                    _names(_PPC64_ACCEPTED, _PPC64_REFUSED), _PPC64_WIDTH),
     EM_S390: Arch("s390x", _S390_ACCEPTED, _S390_REFUSED, None,
                   _names(_S390_ACCEPTED, _S390_REFUSED), _S390_WIDTH),
-    EM_AARCH64: Arch("arm64", _A64_ACCEPTED, {}, None, _A64_ACCEPTED,
-                     _A64_WIDTH),
+    EM_AARCH64: Arch("arm64", _A64_ACCEPTED, _A64_REFUSED, None,
+                     _names(_A64_ACCEPTED, _A64_REFUSED), _A64_WIDTH),
 }
 
 
