@@ -8,7 +8,7 @@ Documentation/livepatch/klp-convert.rst.
 from __future__ import annotations
 
 
-from .elf import SHF_ALLOC, Section
+from .elf import SHF_ALLOC, SHN_LORESERVE, Section
 from .errors import CheckError
 from .names import KlpName, VMLINUX
 
@@ -47,6 +47,21 @@ def check_module(raw: bytes, modinfo: list[bytes]) -> None:
         raise CheckError(
             "'.modinfo' has no livepatch=Y: intermediate klp symbols are only "
             "resolved in livepatch modules (add MODULE_INFO(livepatch, \"Y\"))")
+
+
+# The kernel reads e_shnum as is: with extended numbering (65,280 sections
+# or more: e_shnum 0, e_shstrndx SHN_XINDEX) elf_validity_check() (6.1),
+# elf_validity_cache_secstrings() (6.12, 7.3) refuse e_shstrndx >= e_shnum.
+MAX_SECTIONS = SHN_LORESERVE - 1
+
+
+def check_section_count(count: int) -> None:
+    if count > MAX_SECTIONS:
+        raise CheckError(
+            f"the converted module would have {count} sections: the kernel "
+            f"loads at most {MAX_SECTIONS} (no extended section numbering: "
+            "e_shnum 0 is refused with \"Invalid ELF section name index\", "
+            "elf_validity_check())")
 
 
 def check_objects(name: KlpName) -> None:

@@ -305,6 +305,7 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
         kept_sections.append(new)
         created.append(name)
 
+    checks.check_section_count(len(kept_sections))
     sections[strtab_index].data = bytes(strtab.buf)
     sections[shstr_index].data = bytes(shstr.buf)
     output = build(elf.endian, elf.ehdr, kept_sections, sec_map[shstr_index])
