@@ -365,3 +365,39 @@ def test_types_that_cannot_hold_a_kernel_address(arch, rtype, words, tmp_path, c
             else _cross_object(arch, asm, tmp_path / "narrow.o"))
     _expect_refused(path, tmp_path, capsys, [rtype, "cannot be a livepatch relocation",
                                              "section '.data' offset 0x0", *words])
+
+
+def _set_header_field(path, section, offset, fmt, value):
+    raw = bytearray(path.read_bytes())
+    elf = Elf(bytes(raw))
+    shoff = struct.unpack_from("<Q", raw, 0x28)[0]
+    struct.pack_into("<" + fmt, raw, shoff + 64 * elf.by_name(section).index + offset,
+                     value)
+    path.write_bytes(bytes(raw))
+
+
+@pytest.mark.parametrize("link", ["zero", "strtab"])
+def test_relocation_section_not_linked_to_symtab(link, tmp_path, capsys):
+    """apply_relocations() applies every SHT_RELA section against the
+    module's only symbol table, whatever its sh_link: such a section must
+    not be skipped (its klp relocation would stay an ordinary one against
+    a livepatch symbol: a call to address 0)."""
+    path = assemble(MODINFO + f".text\ncall {VM}\ncall printk\n", tmp_path / "link.o")
+    value = 0 if link == "zero" else Elf(path.read_bytes()).by_name(".strtab").index
+    _set_header_field(path, ".rela.text", 40, "I", value)     # sh_link
+    _expect_refused(path, tmp_path, capsys, ["section '.rela.text'",
+                                             f"sh_link {value}", ".symtab",
+                                             "apply_relocations()"])
+
+
+def test_livepatch_flag_on_a_section_that_is_not_rela(tmp_path, capsys):
+    """The kernel applies any section with SHF_RELA_LIVEPATCH as RELA
+    entries, whatever its sh_type (apply_relocations(),
+    klp_apply_object_relocs())."""
+    path = assemble(MODINFO + f'.text\ncall {VM}\n.section .klp.rela.vmlinux..text,"a"\n'
+                    ".quad 0, 0, 0\n", tmp_path / "flag.o")
+    raw = path.read_bytes()
+    _set_header_field(path, ".klp.rela.vmlinux..text", 8, "Q", 0x100002)  # sh_flags
+    assert path.read_bytes() != raw
+    _expect_refused(path, tmp_path, capsys, ["section '.klp.rela.vmlinux..text'",
+                                             "SHF_RELA_LIVEPATCH", "SHT_RELA"])

@@ -198,14 +198,30 @@ class ElfFile:
         return None
 
     def rel_sections(self) -> Iterator[int]:
-        """Indices of the relocation sections that use .symtab."""
+        """Indices of the relocation sections.  The kernel applies every
+        SHT_REL/SHT_RELA section, and every SHF_RELA_LIVEPATCH section as
+        RELA, against the module's only symbol table whatever their
+        sh_link (apply_relocations(), klp_apply_section_relocs(), 6.1 to
+        7.3): a section that says otherwise is refused, not skipped."""
         n = len(self.sections)
         for i, s in enumerate(self.sections):
-            if s.is_rel and s.sh_link == self.symtab_index:
-                if not 0 < s.sh_info < n:
-                    raise ElfFormatError(f"section '{s.name}': sh_info "
-                                         f"{s.sh_info} is not a section index")
-                yield i
+            if s.sh_flags & SHF_RELA_LIVEPATCH and s.sh_type != SHT_RELA:
+                raise ElfFormatError(
+                    f"section '{s.name}' has SHF_RELA_LIVEPATCH but is not "
+                    "SHT_RELA: the kernel would apply its contents as RELA "
+                    "entries")
+            if not s.is_rel:
+                continue
+            if s.sh_link != self.symtab_index:
+                raise ElfFormatError(
+                    f"section '{s.name}': sh_link {s.sh_link} is not the "
+                    f"symbol table ('{self.symtab.name}', index "
+                    f"{self.symtab_index}): the kernel applies it against "
+                    f"'{self.symtab.name}' anyway (apply_relocations())")
+            if not 0 < s.sh_info < n:
+                raise ElfFormatError(f"section '{s.name}': sh_info "
+                                     f"{s.sh_info} is not a section index")
+            yield i
 
     def modinfo(self) -> list[bytes]:
         for s in self.sections:
