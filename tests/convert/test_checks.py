@@ -401,3 +401,72 @@ def test_livepatch_flag_on_a_section_that_is_not_rela(tmp_path, capsys):
     assert path.read_bytes() != raw
     _expect_refused(path, tmp_path, capsys, ["section '.klp.rela.vmlinux..text'",
                                              "SHF_RELA_LIVEPATCH", "SHT_RELA"])
+
+
+LOAD_TIME = ["__param", "__ksymtab", "__kcrctab", "__kflagstab",
+             ".gnu.linkonce.this_module", ".ctors", "__mcount_loc",
+             "__patchable_function_entries", "__tracepoints_ptrs",
+             "___srcu_struct_ptrs", "__bpf_raw_tp_map", "_ftrace_events",
+             "_ftrace_eval_map", "__trace_printk_fmt",
+             "_error_injection_whitelist", "_kprobe_blacklist", ".printk_index",
+             ".kunit_test_suites", "__dyndbg", "__dyndbg_classes", ".BTF",
+             "__kcfi_traps", ".cfi_sites", ".note.gnu.build-id", ".orc_header",
+             "__ftr_fixup", ".s390_indirect_call", "__stack_protector_loc"]
+
+
+@pytest.mark.parametrize("section", LOAD_TIME)
+def test_load_time_section_module_symbol(section, tmp_path, capsys):
+    """Sections the loader (load_module(), post_relocation(), the arch's
+    module_finalize(), the module notifiers) reads while the patch module
+    loads: a module-specific relocation there is written too late."""
+    asm = MODINFO + f'.section {section},"a"\n.quad {MOD}\n'
+    path = assemble(asm, tmp_path / "lt.o")
+    _expect_refused(path, tmp_path, capsys, [f"special section '{section}'",
+                                             ".klp.sym.rela.mymod.mymod.foo,0",
+                                             "when the patch module loads"])
+
+
+@pytest.mark.parametrize("section", LOAD_TIME)
+def test_load_time_section_vmlinux_symbol(section, tmp_path, capsys):
+    """vmlinux relocations are applied in apply_relocations(), before any
+    of those readers run."""
+    asm = MODINFO + f'.section {section},"a"\n.quad {VM}\n'
+    path = assemble(asm, tmp_path / "lt.o")
+    status, _o, err = run([path, tmp_path / "lt.ko"], capsys)
+    assert status == 0, err
+
+
+@pytest.mark.parametrize("section,words", [
+    (".data..percpu", ["copied to every CPU", "layout_and_allocate()"]),
+    (".modinfo", ["not loaded", "rewrite_section_headers()"]),
+    ("__versions", ["not loaded", "rewrite_section_headers()"]),
+    ("__version_ext_names", ["not loaded", "rewrite_section_headers()"]),
+])
+@pytest.mark.parametrize("sym", [VM, MOD])
+def test_sections_the_loader_deallocates(section, words, sym, tmp_path, capsys):
+    """SHF_ALLOC in the file, dropped by the loader before relocations are
+    applied: refused for every lp-obj (percpu: 6.1 and 6.12 skip the
+    relocation silently)."""
+    flags = '"a"' if section == ".modinfo" else '"aw"'
+    asm = MODINFO + f'.section {section},{flags}\n.quad {sym}\n'
+    path = assemble(asm, tmp_path / "na.o")
+    _expect_refused(path, tmp_path, capsys, [f"section '{section}'", *words])
+
+
+def test_ppc64_late_store_into_read_only_data(tmp_path, capsys):
+    """ppc64's apply_relocate_add() writes R_PPC64_ADDR64 with a plain
+    store; a module-specific relocation comes after module_enable_ro()."""
+    asm = MODINFO + f'.section .rodata.tab,"a"\n.quad {MOD}\n'
+    path = _ppc_object(asm, tmp_path / "ro.o")
+    _expect_refused(path, tmp_path, capsys, ["section '.rodata.tab'",
+                                             "R_PPC64_ADDR64", "plain store"])
+
+
+@pytest.mark.parametrize("section,sym", [(".data.tab", MOD), (".rodata.tab", VM),
+                                         (".data.rel.ro.tab", MOD)])
+def test_ppc64_writable_or_early_is_fine(section, sym, tmp_path, capsys):
+    flags = '"a"' if section.startswith(".rodata") else '"aw"'
+    path = _ppc_object(MODINFO + f".section {section},{flags}\n.quad {sym}\n",
+                       tmp_path / "rw.o")
+    status, _o, err = run([path, tmp_path / "rw.ko"], capsys)
+    assert status == 0, err

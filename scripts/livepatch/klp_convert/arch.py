@@ -76,6 +76,40 @@ def check_site_inside(arch: Arch, size: int, offset: int, rtype: int) -> None:
             "beyond it")
 
 
+# ppc64's apply_relocate_add() (module_64.c, 6.1, 6.12, 7.3) writes data
+# relocations with plain stores; only R_PPC64_REL24 goes through
+# patch_instruction().  A module-specific relocation is written late, after
+# module_enable_ro() made the patch module's text, rodata and (after init)
+# .data..ro_after_init read-only (STRICT_MODULE_RWX, default y on ppc64).
+# x86_64 (text_poke()), s390x (s390_kernel_write()) and arm64
+# (aarch64_insn_copy()) write late relocations through the text-patching
+# path and have no such limit.
+_PPC64_PLAIN_STORES = {38, 44, 26}
+SHF_WRITE = 0x1
+RO_AFTER_INIT = ".data..ro_after_init"
+
+
+def late_writes_limited(arch: Arch, flags: int, section: str) -> bool:
+    """Whether some late (module-specific) relocations cannot be written
+    into a section of @flags named @section (see check_late_write())."""
+    return arch.name == "ppc64" and not (flags & SHF_WRITE and
+                                          section != RO_AFTER_INIT)
+
+
+def check_late_write(arch: Arch, flags: int, section: str,
+                     rtype: int) -> None:
+    """Raise CheckError if a late (module-specific) relocation of @rtype
+    cannot be written into a section of @flags named @section."""
+    if late_writes_limited(arch, flags, section) and \
+            rtype in _PPC64_PLAIN_STORES:
+        raise CheckError(
+            "ppc64's apply_relocate_add() writes it with a plain store (only "
+            "R_PPC64_REL24 goes through patch_instruction()), and a "
+            "module-specific relocation is written after module_enable_ro() "
+            "made this section read-only: the store faults; put the pointer "
+            "in writable data")
+
+
 def first_bad_site(arch: Arch, data: bytes, endian: str, offsets: list[int],
                    types: list[int]) -> int | None:
     """Index of the first relocation whose site fails the architecture's

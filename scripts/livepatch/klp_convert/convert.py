@@ -348,6 +348,7 @@ class _Checked:
                          if self.inter[sym_of[k]].lp_obj == lp)
                 self._fail(target, table, flags, k, exc)
         types = table.types()
+        self._check_late_writes(target, table, flags, types)
         moved_types = set(compress(types, flags))
         for rtype in moved_types - self.types:
             try:
@@ -377,6 +378,23 @@ class _Checked:
             try:
                 self.arch.site_check(self.arch, target.data, self.endian,
                                      offsets[bad], types[k])
+            except CheckError as exc:
+                self._fail(target, table, flags, k, exc)
+
+    def _check_late_writes(self, target: Section, table: relocs.Table,
+                           flags: bytes, types) -> None:
+        """Module-specific relocations the architecture cannot write late
+        into @target (ppc64 read-only data)."""
+        if not archmod.late_writes_limited(self.arch, target.sh_flags,
+                                           target.name):
+            return
+        sym_of = table.symbols()
+        for k in relocs.flagged(flags):
+            if not self.inter[sym_of[k]].module_specific:
+                continue
+            try:
+                archmod.check_late_write(self.arch, target.sh_flags,
+                                         target.name, types[k])
             except CheckError as exc:
                 self._fail(target, table, flags, k, exc)
 

@@ -20,7 +20,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(TOP, "scripts", "livepatch"))
 
 from klp_convert import arch as archmod  # noqa: E402
-from klp_convert import checks, names  # noqa: E402
+from klp_convert import checks, names, targets  # noqa: E402
 from klp_convert.cli import main  # noqa: E402
 from klp_convert.convert import _index_map, convert, weaken  # noqa: E402
 from klp_convert.elf import ElfFile  # noqa: E402
@@ -87,8 +87,8 @@ def test_module_specific_vmlinux_symbol_refused():
                                  ".return_sites", ".call_sites",
                                  ".ibt_endbr_seal"])
 def test_special_sections(sec):
-    assert checks.is_special_section(sec)
-    assert not checks.is_special_section(".text." + sec)
+    assert targets.load_time_use(sec)
+    assert targets.load_time_use(".text." + sec) is None
 
 
 def test_module_checks():
