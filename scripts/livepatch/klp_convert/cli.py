@@ -104,8 +104,8 @@ def _print_table(path: str, moves) -> None:
         return
     head = ("SECTION", "OFFSET", "TYPE", "INTERMEDIATE SYMBOL", "LP-OBJ",
             "FINAL SYMBOL")
-    rows = [(m.section, f"{m.offset:#x}", m.rtype, m.intermediate, m.lp_obj,
-             m.final) for m in moves]
+    rows = [(m.section, f"{m.offset:#x}" if m.offset >= 0 else "-", m.rtype,
+             m.intermediate, m.lp_obj, m.final) for m in moves]
     widths = [max(len(r[c]) for r in rows + [head]) for c in range(5)]
     for r in [head] + rows:
         line = "  ".join(r[c].ljust(widths[c]) for c in range(5)) + "  " + r[5]

@@ -42,7 +42,9 @@ class Move(namedtuple("Move", ["section", "offset", "rtype", "intermediate",
                                "lp_obj", "final"])):
     """One relocation that moves (for --list): target section (str),
     offset (int), relocation type name (str), intermediate symbol, lp-obj
-    and final symbol (str)."""
+    and final symbol (str).  An intermediate symbol that is converted but
+    has no relocation to move (unused, or used by debug information only)
+    is listed with section and type "-" and offset -1."""
 
     __slots__ = ()
 
@@ -208,13 +210,17 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
                                   ctx.names[s], inter[s].lp_obj,
                                   inter[s].final))
 
-    # Unreferenced intermediate symbols still get their names checked.
+    # Unreferenced intermediate symbols still get their names checked, and
+    # --list shows them: they are converted like the others.
     for i, name in inter.items():
         if i not in ctx.symbols:
             try:
                 checks.check_objects(name)
             except CheckError as exc:
                 raise CheckError(f"symbol '{ctx.names[i]}': {exc}") from None
+            if want_moves:
+                moves.append(Move("-", -1, "-", ctx.names[i], name.lp_obj,
+                                  name.final))
 
     # Sections: drop relocation sections that became empty (unless a
     # symbol refers to them), then append the .klp.rela sections.
