@@ -14,6 +14,7 @@ import struct
 from collections import namedtuple
 from itertools import compress, repeat
 
+from .elf import SHF_WRITE
 from .errors import CheckError, UnsupportedError
 
 EM_PPC64 = 21
@@ -85,7 +86,6 @@ def check_site_inside(arch: Arch, size: int, offset: int, rtype: int) -> None:
 # (aarch64_insn_copy()) write late relocations through the text-patching
 # path and have no such limit.
 _PPC64_PLAIN_STORES = {38, 44, 26}
-SHF_WRITE = 0x1
 RO_AFTER_INIT = ".data..ro_after_init"
 
 

@@ -41,6 +41,9 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--weaken", action="store_true",
                       help="before modpost: mark the intermediate symbols of "
                       "each OBJ weak, in place (Kbuild hook)")
+    p.add_argument("--strict", action="store_true",
+                   help="treat warnings as errors: exit status 1, nothing "
+                   "written")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print a summary line per file")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -63,6 +66,18 @@ def _say(path: str, what: object, err: bool = True) -> None:
 class _Current:
     """The file being worked on, named by the message of an interrupt."""
     path: str | None = None
+
+
+def _warn(path: str, warnings: Sequence[str], strict: bool) -> bool:
+    """Print "klp-convert: <file>: warning: <what>" lines; True if they
+    stop the run (--strict): the caller then writes nothing, status 1."""
+    for what in warnings:
+        _say(path, f"warning: {what}")
+    if warnings and strict:
+        print(f"{PROG}: {path}: {len(warnings)} warning(s) and --strict: "
+              "nothing written", file=sys.stderr)
+        return True
+    return False
 
 
 def _read(path: str) -> bytes:
@@ -138,6 +153,8 @@ def _do_convert(inp: str, out: str, args) -> int:
     try:
         raw = _read(inp)
         res = _convert_bytes(raw, args.list)
+        if _warn(inp, res.warnings, args.strict):
+            return EXIT_ERROR
         if args.list:
             _print_table(inp, res.moves)
             return EXIT_OK

@@ -24,7 +24,7 @@ from collections import namedtuple
 from itertools import chain, compress
 
 from . import arch as archmod
-from . import checks, relocs
+from . import checks, lpobjs, relocs
 from .elf import (RELA_SIZE, SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH,
                   SHN_LIVEPATCH, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX,
                   SHT_GROUP, SHT_REL, SHT_RELA, STB_GLOBAL,
@@ -51,7 +51,7 @@ class Move(namedtuple("Move", ["section", "offset", "rtype", "intermediate",
 
 class Result(namedtuple("Result", ["output", "moves", "relocations",
                                    "symbols", "merged", "created",
-                                   "dropped"])):
+                                   "dropped", "warnings"])):
     """What convert() did.
 
     output: bytes | None: the new file; None: nothing to convert, input
@@ -62,6 +62,8 @@ class Result(namedtuple("Result", ["output", "moves", "relocations",
     merged: int: of which merged into another symbol
     created: list[str]: .klp.rela sections created
     dropped: list[str]: relocation sections dropped
+    warnings: list[str]: what the kernel would accept but probably not do
+        as meant; cli prints them, --strict makes them errors
     """
 
     __slots__ = ()
@@ -138,7 +140,7 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
     elf = ElfFile(raw)
     inter, existing, syms = find_intermediates(elf)
     if not inter:
-        return Result(None, [], 0, 0, 0, [], [])
+        return Result(None, [], 0, 0, 0, [], [], [])
 
     checks.check_module(raw, elf.modinfo())
     arch = archmod.arch_for(elf.machine, elf.endian)
@@ -316,8 +318,10 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
     sections[shstr_index].data = bytes(shstr.buf)
     output = build(elf.endian, elf.ehdr, kept_sections, sec_map[shstr_index])
     nmoved = sum(map(len, chain.from_iterable(klp.values()))) // RELA_SIZE
+    warnings = lpobjs.undeclared(elf, {n.lp_obj: ctx.names[i]
+                                       for i, n in inter.items()})
     return Result(output, moves, nmoved, len(inter), len(removed), created,
-                  [sections[i].name for i in sorted(drop)])
+                  [sections[i].name for i in sorted(drop)], warnings)
 
 
 class _Checked:

@@ -146,6 +146,8 @@ f:
     ret
     .section .debug_info,"",@progbits
     .quad ".klp.sym.rela.vmlinux.vmlinux.foo,0"
+    .section .rodata.str1.1,"aMS",@progbits,1
+    .asciz "mod_a"
 """
 
 
