@@ -31,7 +31,7 @@ def test_typo_warns_and_converts(tmp_path, capsys):
     out = tmp_path / "lp.ko"
     status, stdout, err = run([src, out], capsys)
     assert status == 0 and stdout == ""
-    assert err.startswith(f"klp-convert: {src}: warning: lp-obj 'nfds' (symbol "
+    assert err.startswith(f"klp-convert: {src}: warning: lp-obj 'nfds' (used by "
                           "'.klp.sym.rela.nfds.nfds.nfsd4_foo,0') is not the name "
                           "of an object of this patch")
     assert err.endswith("; did you mean 'nfsd'?\n") and err.count("\n") == 1

@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--weaken", action="store_true",
                       help="before modpost: mark the intermediate symbols of "
                       "each OBJ weak, in place (Kbuild hook)")
+    mode.add_argument("--check", action="store_true",
+                      help="verify finished modules (signed, compressed "
+                      "or stripped) as the kernel will load them; write "
+                      "nothing")
+    mode.add_argument("--strip-debug", action="store_true",
+                      help="remove debug sections like 'strip "
+                      "--strip-debug', keeping livepatch relocations "
+                      "correct; writes OUTPUT (default: INPUT, in place)")
     p.add_argument("--strict", action="store_true",
                    help="treat warnings as errors: exit status 1, nothing "
                    "written")
@@ -51,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="INPUT", help="module (.ko) to convert")
     p.add_argument("rest", nargs="*", metavar="OUTPUT",
                    help="where to write the result (default: INPUT, in "
-                   "place); with --weaken, more objects")
+                   "place); with --weaken and --check, more files")
     return p
 
 
@@ -208,12 +216,18 @@ def _main(argv: list[str] | None) -> int:
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     if args.weaken:
         return _do_weaken([args.input] + args.rest, args)
+    if args.check:
+        from .finished import do_check
+        return do_check([args.input] + args.rest, args)
     if len(args.rest) > 1:
         _parser().print_usage(sys.stderr)
         print(f"{PROG}: too many arguments: expected INPUT [OUTPUT]",
               file=sys.stderr)
         return EXIT_USAGE
     out = args.rest[0] if args.rest else args.input
+    if args.strip_debug:
+        from .finished import do_strip
+        return do_strip(args.input, out, args)
     return _do_convert(args.input, out, args)
 
 

@@ -38,8 +38,9 @@ def _rodata_strings(elf: ElfFile) -> set[bytes]:
 
 
 def undeclared(elf: ElfFile, lp_objs: dict[str, str]) -> list[str]:
-    """Warnings for the module lp-objs of @lp_objs (lp-obj -> a symbol
-    that uses it) that no string of the module's read-only data names."""
+    """Warnings for the module lp-objs of @lp_objs (lp-obj -> a symbol or
+    section that uses it) that no string of the module's read-only data
+    names."""
     wanted = {lp: sym for lp, sym in lp_objs.items() if lp != VMLINUX}
     if not wanted:
         return []
@@ -49,7 +50,7 @@ def undeclared(elf: ElfFile, lp_objs: dict[str, str]) -> list[str]:
         if lp.encode() in strings:
             continue
         warnings.append(warning(
-            f"lp-obj '{lp}' (symbol '{wanted[lp]}') is not the name of an "
+            f"lp-obj '{lp}' (used by '{wanted[lp]}') is not the name of an "
             f"object of this patch: no string \"{lp}\" in the module's "
             "read-only data, where the klp_object names are; the kernel "
             f"applies .klp.rela.{lp}.* only when a patched object of that "
