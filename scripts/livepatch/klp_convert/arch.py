@@ -54,6 +54,15 @@ def _x86_site(arch: Arch, data: bytes, endian: str, offset: int,
             "existing value is nonzero\")")
 
 
+def sites_fine_in_bulk(arch: Arch, data: bytes, offsets: list[int],
+                       types: list[int]) -> bool:
+    """True if every site is known to be inside @data and acceptable from
+    one bulk test (x86_64: inside and zero, at C speed); False sends the
+    caller to the checks that name the first bad site."""
+    return arch.site_check is _x86_site and _x86_sites_zero(data, offsets,
+                                                            types)
+
+
 def first_site_outside(arch: Arch, size: int, offsets: list[int],
                        types: list[int]) -> int | None:
     """Index of the first relocation whose site does not fit in a section

@@ -24,7 +24,7 @@ from collections import namedtuple
 from itertools import chain, compress
 
 from . import arch as archmod
-from . import checks, lpobjs, relocs
+from . import checks, relocs
 from .elf import (RELA_SIZE, SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH,
                   SHN_LIVEPATCH, SHN_LORESERVE, SHN_UNDEF, SHN_XINDEX,
                   SHT_GROUP, SHT_REL, SHT_RELA, STB_GLOBAL,
@@ -318,8 +318,12 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
     sections[shstr_index].data = bytes(shstr.buf)
     output = build(elf.endian, elf.ehdr, kept_sections, sec_map[shstr_index])
     nmoved = sum(map(len, chain.from_iterable(klp.values()))) // RELA_SIZE
-    warnings = lpobjs.undeclared(elf, {n.lp_obj: ctx.names[i]
-                                       for i, n in inter.items()})
+    warnings = []
+    module_lp_objs = {n.lp_obj: ctx.names[i] for i, n in inter.items()
+                      if n.module_specific}
+    if module_lp_objs:
+        from . import lpobjs
+        warnings = lpobjs.undeclared(elf, module_lp_objs)
     return Result(output, moves, nmoved, len(inter), len(removed), created,
                   [sections[i].name for i in sorted(drop)], warnings)
 
@@ -369,6 +373,9 @@ class _Checked:
         self.types |= moved_types
         offsets = list(compress(table.offsets(), flags))
         moved_types_list = list(compress(types, flags))
+        if archmod.sites_fine_in_bulk(self.arch, target.data, offsets,
+                                      moved_types_list):
+            return
         size = len(target.data)
         bad = archmod.first_site_outside(self.arch, size, offsets,
                                          moved_types_list)

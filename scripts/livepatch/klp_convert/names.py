@@ -53,6 +53,8 @@ def byte_length(name: str) -> int:
     """Length of @name in the file, in bytes: the kernel's sscanf() field
     widths count bytes, not characters (names are decoded from the file
     with surrogateescape, so this gives back the original bytes)."""
+    if name.isascii():
+        return len(name)
     return len(name.encode("utf-8", "surrogateescape"))
 
 
