@@ -267,3 +267,33 @@ def test_check_writes_nothing_and_stripped_output_is_accepted(converted, tmp_pat
     assert run(["--strip-debug", converted, out], capsys)[0] == 0
     check_accepted(out)
     assert run(["--check", out], capsys)[0] == 0
+
+
+def test_overlapping_sites(converted, capsys):
+    """Two entries of one relocation section on the same bytes."""
+    raw = bytearray(converted.read_bytes())
+    elf = Elf(bytes(raw))
+    sec = elf.by_name(".klp.rela.vmlinux..text.use_funcs")
+    offset = struct.unpack_from("<Q", raw, _header(raw, sec.index) + 24)[0]
+    first = struct.unpack_from("<Q", raw, offset)[0]
+    struct.pack_into("<Q", raw, offset + 24, first + 2)
+    converted.write_bytes(bytes(raw))
+    _refused(converted, capsys, ["section '.klp.rela.vmlinux..text.use_funcs'",
+                                 "write the same bytes", "existing value is nonzero"])
+
+
+@pytest.mark.parametrize("second", [".reloc 0, R_X86_64_PC32, {VM}",
+                                    ".reloc 4, R_X86_64_PC32, {VM}",
+                                    ".reloc 4, R_X86_64_PC32, printk"])
+def test_overlapping_sites_converted(second, tmp_path, capsys):
+    """Hand-written .reloc directives on the same bytes (klp and klp, klp
+    and ordinary): the conversion does not look for them (it would cost a
+    few percent of its time), --check refuses the result."""
+    from conftest import assemble
+    vm = '".klp.sym.rela.vmlinux.vmlinux.foo,0"'
+    asm = ('.section .modinfo,"a"\n.asciz "livepatch=Y"\n.data\n.quad 0\n'
+           f".reloc 0, R_X86_64_64, {vm}\n" + second.format(VM=vm) + "\n")
+    src = assemble(asm, tmp_path / "overlap.o")
+    out = tmp_path / "overlap.ko"
+    assert run([src, out], capsys)[0] == 0
+    _refused(out, capsys, ["write the same bytes", "existing value is nonzero"])

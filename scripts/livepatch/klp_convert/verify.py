@@ -55,6 +55,8 @@ class _Module:
                           if s[3] == SHN_LIVEPATCH}
         self.problems: list[str] = []
         self.lp_objs: dict[str, str] = {}
+        # x86_64: target -> (offsets, types, relocation sections)
+        self.sites: dict[int, tuple[list, list, list]] = {}
         self.klp_sections = self.klp_relocations = 0
 
     def fail(self, what: str) -> None:
@@ -75,6 +77,7 @@ def verify(raw: bytes) -> Report:
     for index, sec in enumerate(mod.elf.sections):
         if index:
             _check_section(mod, sec)
+    _check_overlaps(mod)
     klp = mod.klp_sections or mod.livepatch
     if klp and b"livepatch=Y" not in mod.elf.modinfo():
         mod.fail("'.modinfo' has no livepatch=Y: the kernel keeps no "
@@ -84,6 +87,21 @@ def verify(raw: bytes) -> Report:
     warnings = lpobjs.undeclared(mod.elf, mod.lp_objs) if klp else []
     return Report(mod.problems, warnings, mod.klp_sections,
                   mod.klp_relocations, len(mod.livepatch))
+
+
+def _check_overlaps(mod: _Module) -> None:
+    """x86_64: relocations of one target (in any of its relocation
+    sections, ordinary or livepatch) that write the same bytes."""
+    for target, (offsets, types, users) in mod.sites.items():
+        pair = archmod.first_overlap(mod.arch, offsets, types)
+        if pair is None:
+            continue
+        name = mod.elf.sections[target].name
+        mod.fail(f"section '{users[0]}': the relocations at offsets "
+                 f"{offsets[pair[0]]:#x} and {offsets[pair[1]]:#x} of "
+                 f"'{name}' write the same bytes: the kernel refuses the "
+                 "second (\"Invalid relocation target, existing value is "
+                 "nonzero\")")
 
 
 def _check_header(mod: _Module) -> None:
@@ -228,6 +246,10 @@ def _check_sites(mod: _Module, sec: Section, target: Section,
         return
     if mod.arch.name != "x86_64":
         return
+    sites = mod.sites.setdefault(sec.sh_info, ([], [], []))
+    sites[0].extend(offsets)
+    sites[1].extend(types)
+    sites[2].append(sec.name)
     bad = archmod.first_bad_site(mod.arch, target.data, mod.elf.endian,
                                  list(offsets), list(types))
     if bad is not None:
