@@ -10,7 +10,6 @@ import glob
 import gzip
 import lzma
 import struct
-import subprocess
 
 import pytest
 
