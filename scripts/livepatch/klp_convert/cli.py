@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Command line front end: arguments, messages, exit codes.
 
-Exit status: 0 success (including nothing to do), 1 conversion error,
-2 bad usage.  Every message reads "klp-convert: <file>: <what>".
+Exit status: 0 success (including nothing to do), 1 conversion error (or
+a module refused by --check, or a warning with --strict), 2 bad usage, 130
+interrupted.  Every message reads "klp-convert: <file>: <what>", a
+warning "klp-convert: <file>: warning: <what>".
 """
 
 from __future__ import annotations
