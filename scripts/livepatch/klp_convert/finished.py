@@ -88,4 +88,3 @@ def do_strip(inp: str, out: str, args) -> int:
     except OSError as exc:
         _say(path, exc.strerror or exc)
     return EXIT_ERROR
-

@@ -334,4 +334,3 @@ def _check_klp_types(mod: _Module, where: str, lp: str, target: Section,
                             types[bad])
         except CheckError as exc:
             mod.fail(f"{where}: {exc}")
-
