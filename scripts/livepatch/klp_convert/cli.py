@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Command line front end: arguments, messages, exit codes.
 
-Exit status: 0 success (including nothing to do), 1 conversion error,
-2 bad usage.  Every message reads "klp-convert: <file>: <what>".
+Exit status: 0 success (including nothing to do), 1 conversion error (or
+a module refused by --check, or a warning with --strict), 2 bad usage, 130
+interrupted.  Every message reads "klp-convert: <file>: <what>", a
+warning "klp-convert: <file>: warning: <what>".
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable, Sequence
 from .errors import ElfFormatError, KlpError
 
 PROG = "klp-convert"
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +43,17 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--weaken", action="store_true",
                       help="before modpost: mark the intermediate symbols of "
                       "each OBJ weak, in place (Kbuild hook)")
+    mode.add_argument("--check", action="store_true",
+                      help="verify finished modules (signed, compressed "
+                      "or stripped) as the kernel will load them; write "
+                      "nothing")
+    mode.add_argument("--strip-debug", action="store_true",
+                      help="remove debug sections like 'strip "
+                      "--strip-debug', keeping livepatch relocations "
+                      "correct; writes OUTPUT (default: INPUT, in place)")
+    p.add_argument("--strict", action="store_true",
+                   help="treat warnings as errors: exit status 1, nothing "
+                   "written")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print a summary line per file")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -48,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="INPUT", help="module (.ko) to convert")
     p.add_argument("rest", nargs="*", metavar="OUTPUT",
                    help="where to write the result (default: INPUT, in "
-                   "place); with --weaken, more objects")
+                   "place); with --weaken and --check, more files")
     return p
 
 
@@ -60,9 +73,27 @@ def _say(path: str, what: object, err: bool = True) -> None:
     stream.write(line.decode("utf-8") + "\n")
 
 
+class _Current:
+    """The file being worked on, named by the message of an interrupt."""
+    path: str | None = None
+
+
+def _warn(path: str, warnings: Sequence[str], strict: bool) -> bool:
+    """Print "klp-convert: <file>: warning: <what>" lines; True if they
+    stop the run (--strict): the caller then writes nothing, status 1."""
+    for what in warnings:
+        _say(path, f"warning: {what}")
+    if warnings and strict:
+        print(f"{PROG}: {path}: {len(warnings)} warning(s) and --strict: "
+              "nothing written", file=sys.stderr)
+        return True
+    return False
+
+
 def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+    from .inputs import read_input
+    _Current.path = path
+    return read_input(path)
 
 
 # What malformed input can raise below the ELF reader's own checks.
@@ -98,8 +129,8 @@ def _print_table(path: str, moves) -> None:
         return
     head = ("SECTION", "OFFSET", "TYPE", "INTERMEDIATE SYMBOL", "LP-OBJ",
             "FINAL SYMBOL")
-    rows = [(m.section, f"{m.offset:#x}", m.rtype, m.intermediate, m.lp_obj,
-             m.final) for m in moves]
+    rows = [(m.section, f"{m.offset:#x}" if m.offset >= 0 else "-", m.rtype,
+             m.intermediate, m.lp_obj, m.final) for m in moves]
     widths = [max(len(r[c]) for r in rows + [head]) for c in range(5)]
     for r in [head] + rows:
         line = "  ".join(r[c].ljust(widths[c]) for c in range(5)) + "  " + r[5]
@@ -132,6 +163,8 @@ def _do_convert(inp: str, out: str, args) -> int:
     try:
         raw = _read(inp)
         res = _convert_bytes(raw, args.list)
+        if _warn(inp, res.warnings, args.strict):
+            return EXIT_ERROR
         if args.list:
             _print_table(inp, res.moves)
             return EXIT_OK
@@ -153,29 +186,51 @@ def _do_convert(inp: str, out: str, args) -> int:
         return EXIT_OK
     except KlpError as exc:
         _say(path, exc)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         _say(path, exc.strerror or exc)
     return EXIT_ERROR
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run klp-convert; Ctrl-C in any mode gives one line and status 130
+    (a write in progress removes its temporary file), a closed standard
+    output (--list | head) ends the run quietly."""
+    _Current.path = None
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        where = f"{_Current.path}: " if _Current.path else ""
+        print(f"{PROG}: {where}interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away: no traceback at interpreter exit either
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     if args.weaken:
         return _do_weaken([args.input] + args.rest, args)
+    if args.check:
+        from .finished import do_check
+        return do_check([args.input] + args.rest, args)
     if len(args.rest) > 1:
         _parser().print_usage(sys.stderr)
         print(f"{PROG}: too many arguments: expected INPUT [OUTPUT]",
               file=sys.stderr)
         return EXIT_USAGE
     out = args.rest[0] if args.rest else args.input
-    try:
-        return _do_convert(args.input, out, args)
-    except KeyboardInterrupt:
-        print(f"{PROG}: {args.input}: interrupted", file=sys.stderr)
-        return 130
+    if args.strip_debug:
+        from .finished import do_strip
+        return do_strip(args.input, out, args)
+    return _do_convert(args.input, out, args)
 
 
 if __name__ == "__main__":

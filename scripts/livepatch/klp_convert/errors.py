@@ -25,3 +25,17 @@ class SymbolNameError(KlpError):
 
 class CheckError(KlpError):
     """The converted module would be refused (or misapplied) by the kernel."""
+
+
+class InputError(KlpError):
+    """A path that klp-convert must not read or replace: not a regular
+    file, or larger than any module the kernel loads."""
+
+
+def warning(text: str) -> str:
+    """A warning: something the kernel accepts but probably will not do as
+    meant.  Functions return a list of them; cli prints each as
+    "klp-convert: <file>: warning: <text>" and --strict makes them errors.
+    (A function rather than a bare string so that tests/docs finds the
+    text and checks that it is documented.)"""
+    return text
