@@ -68,7 +68,7 @@ def _marker(line: str) -> Optional[Tuple[str, bool]]:
     """(kind, is_begin) of a block marker line, None for other lines."""
     for kind in BLOCKS:
         for word, begin in (("begin", True), ("end", False)):
-            if line.rstrip() == f".. {kind} {word}":
+            if line.strip() == f".. {kind} {word}":
                 return kind, begin
     return None
 

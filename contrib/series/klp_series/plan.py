@@ -54,7 +54,8 @@ class Patch:
 
 
 # Marked blocks of .rst files: the lines between ".. <kind> begin" and
-# ".. <kind> end" (rst comments).  The marker lines never go upstream.
+# ".. <kind> end" (rst comments, indented inside an indented body).  The
+# marker lines never go upstream.
 # - klp_reloc.h: for kernels whose <linux/livepatch.h> lacks
 #   KLP_RELOC_SYMBOL() (the project's klp_reloc.h): dropped where the
 #   macros go into <linux/livepatch.h>, kept otherwise;
