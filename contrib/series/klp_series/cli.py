@@ -61,6 +61,11 @@ def parse_args(argv: Optional[Sequence[str]]) -> argparse.Namespace:
     p.add_argument("--config", type=Path,
                    help="kernel .config for --build-check "
                         "(.xz accepted; default: /boot/config-$(uname -r))")
+    p.add_argument("--symvers", type=Path, metavar="FILE",
+                   help="with --build-check: the Module.symvers of the "
+                        "kernel --config belongs to (a headers package has "
+                        "it), for modpost; without it modpost only warns "
+                        "about unresolved symbols")
     p.add_argument("--make-prefix", default="", metavar="CMD",
                    help="with --build-check: run every make as 'CMD make "
                         "...' in the tree, e.g. 'tools/testing/selftests/"
@@ -189,7 +194,8 @@ def prepare(run: Run, work: Path) -> Tree:
         if config is None:
             raise SeriesError("--build-check needs --config")
         prefix = shlex.split(run.args.make_prefix)
-        run.builder = buildcheck.Builder(tree, prefix, run.args.jobs, run.log)
+        run.builder = buildcheck.Builder(tree, prefix, run.args.jobs, run.log,
+                                         run.args.symvers)
         run.builder.configure(config.resolve())
         if prefix:
             run.findings.build_env = f", make run as '{shlex.join(prefix)} make'"
@@ -259,8 +265,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.build_check and not args.config and not buildcheck.default_config():
         print(f"{PROG}: --build-check needs --config", file=sys.stderr)
         return 2
-    if (args.make_prefix or args.run_selftests) and not args.build_check:
-        print(f"{PROG}: --make-prefix and --run-selftests need --build-check",
+    if (args.make_prefix or args.run_selftests or args.symvers) and \
+            not args.build_check:
+        print(f"{PROG}: --make-prefix, --symvers and --run-selftests need "
+              "--build-check", file=sys.stderr)
+        return 2
+    if args.symvers and not args.symvers.is_file():
+        print(f"{PROG}: --symvers {args.symvers}: no such file",
               file=sys.stderr)
         return 2
     log = Log(args.quiet, args.verbose)
