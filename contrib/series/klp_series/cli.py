@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from . import assemble, base as basemod, buildcheck, checkpatch, plan
+from . import assemble, base as basemod, buildcheck, checkpatch, merge, plan
 from .cover import Findings, write_cover
 from .proc import PROG, Log, SeriesError, Tree
 from .project import Project
@@ -209,9 +209,8 @@ def prepare(run: Run, work: Path) -> Tree:
 def selftests(run: Run, tree: Tree) -> None:
     """--run-selftests: the series' selftests from its tree."""
     suite = plan.SELFTESTS if run.layout.selftests_in_place else plan.SUITE_DIR
-    tests = [Path(p).name for p in run.files
-             if p.startswith(plan.SELFTESTS) and p.count("/") == 4
-             and Path(p).name.startswith("test-") and p.endswith(".sh")]
+    makefile = run.project.blob(plan.SELFTESTS + "Makefile").decode()
+    tests = merge.list_items("TEST_PROGS", makefile)
     run.log(f"running the selftests of the series: {', '.join(tests)}")
     result = run_selftests(run.args.run_selftests, tree.root / suite, tests)
     run.findings.selftests = result

@@ -71,6 +71,11 @@ def _items(var: str, lines: List[str]) -> List[str]:
     return found
 
 
+def list_items(var: str, text: str) -> List[str]:
+    """The words assigned to @var in the makefile @text, in order."""
+    return _items(var, logical_lines(text))
+
+
 def _values(var: str, lines: List[str]) -> Set[str]:
     return set(_items(var, lines))
 
