@@ -1,15 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """The selftests (shell scripts, test modules, Makefiles) pass the
 checkpatch.pl --strict of Linux 7.3 (Debian's linux-source-7.3, fetched
-through vmtest's environment of trixie-backports) without a warning: the
-upstream series carries these files."""
+and extracted through vmtest's environment of trixie-backports) without a
+warning: the upstream series carries these files."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 from typing import List
 
@@ -19,9 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SELFTESTS = ROOT / "tools" / "testing" / "selftests" / "livepatch"
 sys.path.insert(0, str(SELFTESTS))
 
-from vmtest_lib import cache, env  # noqa: E402
-
-SCRIPTS = ["checkpatch.pl", "spelling.txt", "const_structs.checkpatch"]
+from vmtest_lib import env  # noqa: E402
 
 
 def _files() -> List[Path]:
@@ -35,25 +31,9 @@ def _files() -> List[Path]:
 
 @pytest.fixture(scope="session")
 def checkpatch() -> Path:
-    """scripts/checkpatch.pl of linux-source-7.3, unpacked once into the
-    cache next to the source package."""
-    tarball = env.source_tarball("trixie-backports")
-    dest = os.path.join(os.path.dirname(tarball), "checkpatch")
-
-    def build(tmp: str) -> None:
-        with tarfile.open(tarball) as tar:
-            for m in tar:
-                if m.isfile() and m.name.count("/") == 2 and \
-                        m.name.split("/", 1)[1] in [f"scripts/{s}" for s in SCRIPTS]:
-                    m.name = os.path.basename(m.name)
-                    tar.extract(m, tmp)
-                if all(os.path.exists(os.path.join(tmp, s)) for s in SCRIPTS):
-                    break
-        missing = [s for s in SCRIPTS if not os.path.exists(os.path.join(tmp, s))]
-        assert not missing, f"{tarball}: no scripts/{missing}"
-
-    cache.ensure_dir(dest, build)
-    return Path(dest) / "checkpatch.pl"
+    """scripts/checkpatch.pl of linux-source-7.3: the tree that vmtest's
+    environments extract once for every test that needs it."""
+    return Path(env.source_tree("trixie-backports")) / "scripts" / "checkpatch.pl"
 
 
 @pytest.mark.slow

@@ -21,6 +21,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 from typing import Dict, List, Set
 
@@ -86,20 +87,16 @@ BUILD_FAIL_CASES: Dict[str, List[str]] = {
 }
 
 
-def _sh() -> str:
-    for sh in ("dash", "busybox", "sh"):
-        path = shutil.which(sh)
-        if path:
-            return path
-    pytest.fail("no POSIX shell")
-    return ""
+# The shells the scripts and helpers must run under: bash (the kernel's
+# functions.sh), dash (this project's runner) and busybox sh.
+SHELLS = {"bash": ["bash"], "dash": ["dash"], "busybox": ["busybox", "sh"]}
 
 
-def _sh_argv(*args: str) -> List[str]:
-    sh = _sh()
-    if os.path.basename(sh) == "busybox":
-        return [sh, "sh", *args]
-    return [sh, *args]
+def _sh_argv(shell: str, *args: str) -> List[str]:
+    argv = SHELLS[shell]
+    if not shutil.which(argv[0]):
+        pytest.fail(f"{argv[0]} is not installed")
+    return [*argv, *args]
 
 
 def _test_progs() -> List[str]:
@@ -118,11 +115,15 @@ def test_test_progs_exist_and_parse() -> None:
         path = SELFTESTS / name
         assert os.access(path, os.X_OK), f"{name} is not executable"
         lines = path.read_text().splitlines()
-        assert lines[0] == "#!/bin/sh", f"{name}: busybox has no bash"
+        # the scripts are bash scripts, as the kernel's; functions.sh here
+        # is this project's POSIX sh implementation of the kernel's
+        want = "#!/bin/sh" if name == "functions.sh" else "#!/bin/bash"
+        assert lines[0] == want, name
         assert lines[1] == "# SPDX-License-Identifier: GPL-2.0-only"
-        res = subprocess.run(_sh_argv("-n", str(path)), capture_output=True,
-                             text=True)
-        assert res.returncode == 0, f"{name}: {res.stderr}"
+        for shell in SHELLS:
+            res = subprocess.run(_sh_argv(shell, "-n", str(path)),
+                                 capture_output=True, text=True)
+            assert res.returncode == 0, f"{name} ({shell}): {res.stderr}"
     for name in ("settings", "config"):
         assert (SELFTESTS / name).is_file()
     assert re.search(r"^timeout=\d+$", (SELFTESTS / "settings").read_text(),
@@ -143,6 +144,7 @@ ffffffffc0001300 r driver_name\t[test_klp_convert_mod]
 """
 
 
+@pytest.mark.parametrize("shell", sorted(SHELLS))
 @pytest.mark.parametrize("obj,sym,pos,want", [
     ("vmlinux", "kallsyms_lookup_name", 0, "ffffffff81000200"),
     ("vmlinux", "c_start", 0, ""),           # ambiguous
@@ -156,12 +158,12 @@ ffffffffc0001300 r driver_name\t[test_klp_convert_mod]
     ("test_klp_convert_mod", "c_start", 1, ""),
 ])
 def test_kallsyms_addr(tmp_path: Path, obj: str, sym: str, pos: int,
-                       want: str) -> None:
+                       want: str, shell: str) -> None:
     kallsyms = tmp_path / "kallsyms"
     kallsyms.write_text(FAKE_KALLSYMS)
     script = (f'. "{SELFTESTS}/functions.sh"; '
               f'kallsyms_addr {obj} {sym} {pos} "{kallsyms}"')
-    res = subprocess.run(_sh_argv("-c", script), capture_output=True,
+    res = subprocess.run(_sh_argv(shell, "-c", script), capture_output=True,
                          text=True, cwd=SELFTESTS)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == want
@@ -265,6 +267,7 @@ def test_build_fail(kdir: Path, tmp_path: Path, case: str) -> None:
     assert not list(moddir.glob("*.ko")), "a rejected module left a .ko"
 
 
+@pytest.mark.parametrize("shell", sorted(SHELLS))
 @pytest.mark.parametrize("release,major,minor,want", [
     ("6.1.0-56-amd64", 6, 3, False),
     ("6.2.99", 6, 3, False),
@@ -276,15 +279,56 @@ def test_build_fail(kdir: Path, tmp_path: Path, case: str) -> None:
     ("7.3.4+deb13-amd64", 7, 4, False),
 ])
 def test_kernel_at_least(tmp_path: Path, release: str, major: int, minor: int,
-                         want: bool) -> None:
-    """The selftests pick the reload behaviour from uname -r."""
-    fake = tmp_path / "uname"
-    fake.write_text(f"#!/bin/sh\necho '{release}'\n")
-    fake.chmod(0o755)
-    script = (f'. "{SELFTESTS}/functions.sh"; '
+                         want: bool, shell: str) -> None:
+    """The selftests pick the reload behaviour from uname -r (a shell
+    function stands in for it: busybox sh runs its own uname before any
+    on $PATH)."""
+    script = (f'. "{SELFTESTS}/functions.sh"; uname() {{ echo "{release}"; }}; '
               f'kernel_at_least {major} {minor} && echo yes || echo no')
-    res = subprocess.run(_sh_argv("-c", script), capture_output=True, text=True,
-                         cwd=SELFTESTS,
-                         env=dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}"))
+    res = subprocess.run(_sh_argv(shell, "-c", script), capture_output=True,
+                         text=True, cwd=SELFTESTS)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == ("yes" if want else "no")
+
+
+# ------------------------------------------------ the kernel's functions.sh
+
+MARKER = "# klp-convert helpers"
+# defined by this project's POSIX part only: its runner runs every script
+# in one VM, so its cleanup() also unloads what a failed script left
+POSIX_ONLY = {"unload_test_modules"}
+_FUNC = re.compile(r"^(?:function\s+)?([A-Za-z_]\w*)\s*(?:\(\s*\))?\s*\{",
+                   re.MULTILINE)
+
+
+@pytest.fixture(scope="module")
+def kernel_functions() -> str:
+    """tools/testing/selftests/livepatch/functions.sh of Linux 7.3."""
+    sys.path.insert(0, str(SELFTESTS))
+    from vmtest_lib import env
+    tree = Path(env.source_tree("trixie-backports"))
+    return (tree / "tools/testing/selftests/livepatch/functions.sh").read_text()
+
+
+@pytest.mark.slow
+def test_functions_sh_split_matches_the_kernel(kernel_functions: str,
+                                               tmp_path: Path) -> None:
+    """Above the marker: only functions the kernel's functions.sh has
+    (same names); from the marker on: helpers the kernel lacks, which
+    extend the kernel's file (as the series does) without a bash error."""
+    ours = (SELFTESTS / "functions.sh").read_text()
+    assert f"\n{MARKER}\n" in ours
+    posix, helpers = ours.split(f"\n{MARKER}\n", 1)
+    theirs = set(_FUNC.findall(kernel_functions))
+    assert {"start_test", "check_result", "load_lp", "die"} <= theirs
+    assert set(_FUNC.findall(posix)) - theirs == POSIX_ONLY
+    added = set(_FUNC.findall(helpers))
+    assert {"check_resolved", "kallsyms_addr", "write_param"} <= added
+    assert not added & theirs, added & theirs
+    merged = tmp_path / "functions.sh"
+    merged.write_text(kernel_functions.rstrip("\n") + f"\n\n{MARKER}\n"
+                      + helpers)
+    for name in sorted(added):
+        res = subprocess.run(["bash", "-c", f'. "{merged}"; type -t {name}'],
+                             capture_output=True, text=True)
+        assert res.stdout.strip() == "function", (name, res.stderr)

@@ -1,30 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""tests/series: the end-to-end run on mainline 7.x (test_series_7.py) is
-prepared but not yet required: it runs only with KLP_SERIES_7=1, until the
-7.x Kbuild hook and the 7.x build environment are in the project."""
+"""tests/series: fixtures shared by the series tests."""
 
 from __future__ import annotations
 
 import os
-from typing import Dict, List
+from typing import Dict
 
 import pytest
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers", "series7: end-to-end 7.x series run, only with KLP_SERIES_7=1")
-
-
-def pytest_collection_modifyitems(config: pytest.Config,
-                                  items: List[pytest.Item]) -> None:
-    if os.environ.get("KLP_SERIES_7") == "1":
-        return
-    keep = [i for i in items if i.get_closest_marker("series7") is None]
-    if len(keep) != len(items):
-        config.hook.pytest_deselected(
-            items=[i for i in items if i not in keep])
-        items[:] = keep
 
 
 @pytest.fixture(scope="module")

@@ -1,31 +1,30 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Where the tests find a mainline 7.x tree, and objtool built from it.
+"""The mainline 7.x tree the tests use, and objtool built from it.
 
-The tree: $KLP_LINUX7_SRC, else /work/ksrc/linux-source-7.3 or
-/usr/src/linux-source-7.3 (a directory), else tools/ extracted from
-/usr/src/linux-source-7.3.tar.xz.  objtool is built once per release under
-$KLP_SERIES_CACHE (default /var/cache/klp-convert), with the host's gcc and
-libelf-dev; its klp subcommands need libxxhash-dev (>= 0.8).
+The tree is Debian's linux-source-7.3 of trixie-backports, fetched and
+extracted by vmtest's environments (vmtest_lib.env.source_tree()): one
+cached extraction, a git repository of one commit, shared by every test
+that needs it and never modified (tests clone it).  objtool is built
+once per tree under the same cache, with the host's gcc and libelf-dev;
+its klp subcommands need libxxhash-dev (>= 0.8).
 """
 
 from __future__ import annotations
 
 import fcntl
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
 
 TOP = Path(__file__).resolve().parents[2]
+SELFTESTS = TOP / "tools" / "testing" / "selftests" / "livepatch"
 sys.path.insert(0, str(TOP / "contrib" / "series"))
+sys.path.insert(0, str(SELFTESTS))
 
-from klp_series import base as basemod  # noqa: E402
+from vmtest_lib import cache, env  # noqa: E402
 
-TREE_DIRS = (Path("/work/ksrc/linux-source-7.3"), Path("/usr/src/linux-source-7.3"))
-TARBALL = Path("/usr/src/linux-source-7.3.tar.xz")
-CACHE = Path(os.environ.get("KLP_SERIES_CACHE", "/var/cache/klp-convert"))
+SUITE = "trixie-backports"
 
 
 class Missing(Exception):
@@ -33,28 +32,17 @@ class Missing(Exception):
 
 
 def tree() -> Path:
-    """A 7.x kernel source directory (read only)."""
-    env = os.environ.get("KLP_LINUX7_SRC")
-    for cand in ([Path(env)] if env else []) + list(TREE_DIRS):
-        if (cand / "Makefile").exists():
-            return cand
-    raise Missing(f"no Linux 7.x tree: set KLP_LINUX7_SRC, or provide one of "
-                  f"{', '.join(map(str, TREE_DIRS))} or {TARBALL}")
+    """The pristine 7.x source tree (read only: clone it to change it)."""
+    try:
+        return Path(env.source_tree(SUITE))
+    except env.ERRORS as exc:
+        raise Missing(f"no linux-source of {SUITE}: {exc}") from exc
 
 
-def _tools_from_tarball(dest: Path) -> None:
-    subprocess.run(["tar", "-xJf", str(TARBALL), "-C", str(dest),
-                    "--strip-components=1", "linux-source-7.3/tools",
-                    "linux-source-7.3/Makefile"], check=True)
-
-
-def _build(dest: Path, src: Optional[Path]) -> None:
+def _build(dest: Path, src: Path) -> None:
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
-    if src is None:
-        _tools_from_tarball(dest)
-    else:
-        shutil.copytree(src / "tools", dest / "tools", symlinks=True)
+    shutil.copytree(src / "tools", dest / "tools", symlinks=True)
     proc = subprocess.run(["make", "-s", "-j2", "-C",
                            str(dest / "tools" / "objtool")],
                           capture_output=True, text=True)
@@ -65,22 +53,33 @@ def _build(dest: Path, src: Optional[Path]) -> None:
 
 def objtool() -> Path:
     """objtool of the 7.x tree, with its klp subcommands."""
-    try:
-        src: Optional[Path] = tree()
-    except Missing:
-        if not TARBALL.exists():
-            raise
-        src = None
-    release = basemod.read_version(src / "Makefile")[0] if src else (7, 3, 0)
-    name = "objtool-" + ".".join(map(str, release))
-    CACHE.mkdir(parents=True, exist_ok=True)
-    binary = CACHE / name / "tools" / "objtool" / "objtool"
-    with open(CACHE / f"{name}.lock", "w") as lock:
+    src = tree()
+    root = Path(cache.cache_dir()) / "objtool" / src.parent.name
+    binary = root / "tools" / "objtool" / "objtool"
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{root}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not binary.exists():
-            _build(CACHE / name, src)
+            _build(root, src)
     usage = subprocess.run([str(binary), "klp"], capture_output=True, text=True)
     if "not implemented" in usage.stdout + usage.stderr:
         raise Missing(f"{binary} has no klp support: install libxxhash-dev "
-                      f"(>= 0.8) and remove {CACHE / name}")
+                      f"(>= 0.8) and remove {root}")
     return binary
+
+
+def pristine_clean(path: Path) -> bool:
+    """The shared tree is still as extracted (nothing changed, nothing
+    added)."""
+    out = subprocess.run(["git", "status", "--porcelain", "--ignored"],
+                         cwd=path, capture_output=True, text=True)
+    return out.returncode == 0 and not out.stdout.strip()
+
+
+def environ() -> env.Environment:
+    """The 7.x kernel environment: kernel, headers, build chroot."""
+    try:
+        return env.environment(SUITE, install=False)
+    except env.ERRORS as exc:
+        raise Missing(f"the {SUITE} environment: {exc}") from exc
+

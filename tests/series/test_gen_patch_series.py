@@ -133,7 +133,8 @@ def check_series(ksrc: Path, out: Path, env: Dict[str, str],
     assert f"Based on Linux {basemod.detect(ksrc).release} (" in cover
     assert "*** SUBJECT HERE ***" not in cover
     assert "*** BLURB HERE ***" not in cover
-    for heading in ("What does this offer over objtool's \"klp post-link\"",
+    for heading in ("Why not klp-build?",
+                    "How does it interact with objtool klp post-link?",
                     "over the v7 klp-convert series and the minimal one",
                     "Why Python?"):
         assert heading in cover

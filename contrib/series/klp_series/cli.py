@@ -213,6 +213,7 @@ def selftests(run: Run, tree: Tree) -> None:
     tests = merge.list_items("TEST_PROGS", makefile)
     run.log(f"running the selftests of the series: {', '.join(tests)}")
     result = run_selftests(run.args.run_selftests, tree.root / suite, tests)
+    run.log(f"selftests: ran {shlex.join(result.command)}")
     run.findings.selftests = result
     run.log(f"selftests: {len(result.passed)} passed, {len(result.failed)} "
             f"failed, exit status {result.returncode} "

@@ -25,6 +25,9 @@ Python API (put tools/testing/selftests/livepatch on sys.path):
 
     env.environment(suite, cache_dir=None, install=True)
     env.source_tarball(suite), env.config(suite)
+    env.source_tree(suite)              # that tarball extracted, as a git
+                                        # repository (one commit), cached:
+                                        # read only, clone it to change it
 
 Suites: bookworm (6.1; on a bookworm host: the host's apt and gcc-12, as
 plain vmtest), trixie (6.12, gcc-14 in a trixie chroot), trixie-backports
@@ -275,6 +278,44 @@ def source_tarball(name: str, cache_dir: Optional[str] = None,
         return host_environment(suite, cache_root, install).source_tarball(install)
     apt, res = _resolved(suite, cache_root)
     return _fetch_source(apt, res.series, res.version, cache_root)
+
+
+def _extract_and_commit(tarball: str, tmp: str) -> None:
+    say(f"vmtest: extracting {os.path.basename(tarball)} (a git repository "
+        "of the pristine tree, about a minute)")
+    r = subprocess.run(["tar", "-xf", tarball, "-C", tmp],
+                       capture_output=True, text=True)
+    tops = os.listdir(tmp)
+    if r.returncode or len(tops) != 1:
+        raise EnvError(f"tar -xf {tarball} failed: {r.stderr.strip() or tops}")
+    top = os.path.join(tmp, tops[0])
+    git = ["git", "-c", "user.name=vmtest", "-c", "user.email=vmtest@localhost",
+           "-c", "commit.gpgsign=false", "-c", "core.autocrlf=false"]
+    for cmd in (["init", "-q"], ["add", "-A", "-f", "."],
+                ["commit", "-q", "--no-verify", "-m", f"{tops[0]} (pristine)"]):
+        r = subprocess.run(git + cmd, cwd=top, capture_output=True, text=True)
+        if r.returncode:
+            raise EnvError(f"git {cmd[0]} in {top} failed: {r.stderr.strip()}")
+
+
+def source_tree(name: str, cache_dir: Optional[str] = None,
+                install: bool = True) -> str:
+    """The top directory of linux-source-<series> of suite @name
+    (source_tarball()), extracted once into the cache and committed as a
+    git repository of one commit.  Shared and read only: clone it (git
+    clone --shared) to change anything."""
+    tarball = source_tarball(name, cache_dir, install)
+    st = os.stat(tarball)
+    base = os.path.basename(tarball).split(".tar")[0]
+    path = os.path.join(cache.cache_dir(cache_dir), "trees",
+                        f"{base}-{st.st_size}-{int(st.st_mtime)}")
+
+    def valid(entry: str) -> bool:
+        return any(os.path.isdir(os.path.join(entry, d, ".git"))
+                   for d in os.listdir(entry))
+
+    cache.ensure_dir(path, lambda tmp: _extract_and_commit(tarball, tmp), valid)
+    return os.path.join(path, os.listdir(path)[0])
 
 
 def config(name: str, cache_dir: Optional[str] = None) -> str:
