@@ -69,7 +69,7 @@ def project_tests() -> List[str]:
     return m.group(1).split()
 
 
-def test_cases(tests: List[str]) -> int:
+def count_cases(tests: List[str]) -> int:
     """How many start_test calls the scripts make (a branch per kernel
     starts none of its own)."""
     return sum(len(re.findall(r"^start_test ",
@@ -82,7 +82,7 @@ def generate(pristine: Path, env7, git_env, out: Path, work: Path):
     fetch.apt_install(userland.PACKAGES)
     version = ".".join(str(v) for v in basemod.detect(pristine).version)
     assert env7.release.startswith(version), (env7.release, version)
-    vmtest = f"{sys.executable} {VMTEST} --suite {linux7.SUITE} --no-install"
+    vmtest = f"{VMTEST} --suite {linux7.SUITE} --no-install"
     headers = Path(env7.headers)
     start = time.monotonic()
     proc = run_generator(
@@ -117,7 +117,7 @@ def check_builds_and_selftests(stderr: str, work: Path, tests: List[str]) -> Non
 
 
 def check_cover(cover: str, release: str, tests: List[str]) -> None:
-    assert re.search(r"^Based on Linux 7\.3\.\d+ \(linux-source-7\.3\)\. ",
+    assert re.search(r"^Based on Linux 7\.3\.\d+ \(linux-source-7\.3, git ",
                      cover, re.M)
     assert "Why not klp-build?" in cover
     assert "How does it interact with objtool klp post-link?" in cover
@@ -126,10 +126,13 @@ def check_cover(cover: str, release: str, tests: List[str]) -> None:
     assert len(re.findall(r"^  ok +\d+  \S", cover, re.M)) == PATCHES, cover
     assert "FAILED" not in cover
     assert re.search(r"modules carry \d+ livepatch relocations", cover)
-    want = (f"Selftests from the series' tree in {release}: {len(tests)} "
-            f"scripts passed, 0 failed, {test_cases(tests)} test cases passed "
-            "(passed")
+    want = (f"--selftests-dir {{dir}} --tests {{tests}}' in {release}: "
+            f"{len(tests)} scripts passed, 0 failed, {count_cases(tests)} test "
+            "cases passed (passed")
     assert want in " ".join(cover.split()), cover
+    assert re.search(r"with \S*gcc\S* \(Debian 14\.", " ".join(cover.split())), cover
+    # no path of the machine that generated it
+    assert str(linux7.TOP) not in cover and "/var/cache" not in cover
     # figures come from the run, not from the project's README
     assert "86 ms" not in cover and "4.6 times" not in cover
 

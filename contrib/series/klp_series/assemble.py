@@ -42,9 +42,10 @@ def describe_base(tree: Tree, base: str, ksrc: Path, release: str) -> str:
     what = f"Linux {release}"
     if tree.git("log", "-1", "--format=%s", base).strip().startswith("base: "):
         return f"{what} ({ksrc.resolve().name})"
-    described = tree.git("describe", "--always", "--tags", base,
-                         check=False).strip()
-    return f"{what} ({described})" if described else what
+    described = tree.git("describe", "--tags", base, check=False).strip()
+    if described:
+        return f"{what} ({described})"
+    return f"{what} ({ksrc.resolve().name}, git {base[:12]})"
 
 
 def apply_hook(tree: Tree, patch: Patch, project: Project,

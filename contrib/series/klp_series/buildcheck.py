@@ -16,7 +16,7 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence
 
 from .proc import Log, SeriesError, Tree, run
 
@@ -106,23 +106,25 @@ class Builder:
                 if (self.tree.root / t).is_dir()]
 
 
-def klp_relocations(tree: Tree, build: Build) -> Dict[str, int]:
-    """The number of livepatch relocations in each module @build
-    converted (Kbuild names them from the top or from the M= directory,
-    depending on the kernel version)."""
+def klp_relocations(tree: Tree, target: str) -> Dict[str, int]:
+    """The number of livepatch relocations (in .klp.rela.* sections) of
+    each module in @target that has any."""
     counts: Dict[str, int] = {}
-    for name in build.converted:
-        path = tree.root / name
-        if not path.exists():
-            path = tree.root / build.target / name
+    for path in sorted((tree.root / target).glob("*.ko")):
         out = run(["readelf", "-W", "-r", str(path)], check=False).stdout
-        counts[os.path.basename(name)] = sum(int(n) for n in re.findall(
+        n = sum(int(k) for k in re.findall(
             r"^Relocation section '\.klp\.rela\.[^']*' at offset \S+ "
             r"contains (\d+) entr", out, re.MULTILINE))
+        if n:
+            counts[path.name] = n
     return counts
 
 
-def summary(builds: Sequence[Build]) -> Tuple[int, int]:
-    """(failed builds, modules converted) over @builds."""
-    return (sum(not b.ok for b in builds),
-            sum(len(b.converted) for b in builds))
+def compiler(tree: Tree) -> str:
+    """The compiler the tree was configured with (CONFIG_CC_VERSION_TEXT)."""
+    try:
+        text = (tree.root / ".config").read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    m = re.search(r'^CONFIG_CC_VERSION_TEXT="(.*)"$', text, re.MULTILINE)
+    return m.group(1) if m else ""

@@ -197,8 +197,8 @@ def prepare(run: Run, work: Path) -> Tree:
         run.builder = buildcheck.Builder(tree, prefix, run.args.jobs, run.log,
                                          run.args.symvers)
         run.builder.configure(config.resolve())
-        if prefix:
-            run.findings.build_env = f", make run as '{shlex.join(prefix)} make'"
+        run.findings.make = [*prefix, "make"]
+        run.findings.compiler = buildcheck.compiler(tree)
         for b in run.builder.build_all(run.build_targets):
             if not b.ok:
                 raise SeriesError(f"make M={b.target} fails before the "
@@ -230,10 +230,12 @@ def generate(run: Run, work: Path) -> None:
     scratch.mkdir(exist_ok=True)
     for patch in run.patches:
         add_patch(run, tree, patch, scratch)
-    if run.builder is not None and run.findings.builds:
-        for b in run.findings.builds[-1][1]:
-            run.findings.relocations.update(buildcheck.klp_relocations(tree, b))
+    if run.builder is not None:
+        for target in run.build_targets:
+            run.findings.relocations.update(
+                buildcheck.klp_relocations(tree, target))
     if run.args.run_selftests:
+        run.findings.selftest_command = run.args.run_selftests
         selftests(run, tree)
     outdir = run.args.output.resolve()
     assemble.format_series(tree, base, outdir, run.args.subject_prefix,

@@ -4,6 +4,7 @@ that generated the series checked, with the figures it produced."""
 
 from __future__ import annotations
 
+import os
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,9 +24,11 @@ class Findings:
     checks: List[Tuple[str, CheckResult]] = field(default_factory=list)
     # per patch subject: the builds after it
     builds: List[Tuple[str, List[Build]]] = field(default_factory=list)
-    build_env: str = ""                         # how make was run
+    make: List[str] = field(default_factory=list)   # the make command
+    compiler: str = ""                          # CONFIG_CC_VERSION_TEXT
     relocations: Dict[str, int] = field(default_factory=dict)
     selftests: Optional[SelftestRun] = None
+    selftest_command: str = ""                  # the --run-selftests template
 
 
 def _fill(text: str) -> str:
@@ -33,10 +36,16 @@ def _fill(text: str) -> str:
                          break_on_hyphens=False)
 
 
+def _short(words: List[str]) -> str:
+    """A command line without the host's directories."""
+    return " ".join(os.path.basename(w) if w.startswith("/") else w
+                    for w in words)
+
+
 def _checkpatch(f: Findings) -> List[str]:
-    lines = ["", "scripts/checkpatch.pl --strict of the base, per patch "
-             "(errors/warnings/checks;", "every warning is justified in its "
-             "commit message):"]
+    lines = ["", _fill("The base's scripts/checkpatch.pl --strict, per patch "
+                       "(errors/warnings/checks; every warning is justified "
+                       "in its commit message):")]
     lines += [f"  {r.errors}/{r.warnings}/{r.checks}  {subject}"
               for subject, r in f.checks]
     return lines
@@ -44,9 +53,11 @@ def _checkpatch(f: Findings) -> List[str]:
 
 def _builds(f: Findings) -> List[str]:
     targets = [b.target for b in f.builds[-1][1]] if f.builds else []
-    lines = ["", _fill("Built after each patch with make M=<dir> "
-                       f"({', '.join(targets)}){f.build_env}; modules "
-                       "converted by klp-convert (KLP [M] lines):")]
+    how = f" ('{_short(f.make)}')" if f.make else ""
+    cc = f" with {f.compiler}" if f.compiler else ""
+    lines = ["", _fill(f"Built before the series and after each patch{cc}: "
+                       f"make M=<dir>{how} of {' and '.join(targets)}; "
+                       "modules converted by klp-convert (KLP [M] lines):")]
     for subject, builds in f.builds:
         state = "ok    " if all(b.ok for b in builds) else "FAILED"
         converted = sum(len(b.converted) for b in builds)
@@ -61,13 +72,15 @@ def _builds(f: Findings) -> List[str]:
     return lines
 
 
-def _selftests(run: SelftestRun) -> List[str]:
+def _selftests(f: Findings, run: SelftestRun) -> List[str]:
     where = f" in {run.kernel}" if run.kernel else ""
     verdict = "passed" if run.ok else "FAILED"
-    text = (f"Selftests from the series' tree{where}: {len(run.passed)} "
-            f"scripts passed, {len(run.failed)} failed, {run.cases} test "
-            f"cases passed ({verdict}, {run.seconds:.0f} s): "
-            + ", ".join(run.passed + run.failed) + ".")
+    names = [n.split()[-1] for n in run.passed + run.failed]
+    cmd = _short(f.selftest_command.split())
+    text = (f"Selftests run from the series' tree by '{cmd}'{where}: "
+            f"{len(run.passed)} scripts passed, {len(run.failed)} failed, "
+            f"{run.cases} test cases passed ({verdict}, {run.seconds:.0f} s): "
+            + ", ".join(names) + ".")
     return ["", _fill(text)]
 
 
@@ -79,7 +92,7 @@ def checked(f: Findings) -> str:
     if f.builds:
         lines += _builds(f)
     if f.selftests is not None:
-        lines += _selftests(f.selftests)
+        lines += _selftests(f, f.selftests)
     if len(lines) == 1:
         lines.append("nothing beyond git format-patch (no checkpatch, no "
                      "build check).")
