@@ -86,14 +86,14 @@ def _selftests(f: Findings, run: SelftestRun) -> List[str]:
 
 def checked(f: Findings) -> str:
     """The paragraph on what this run checked, with its figures."""
-    lines = [f"Based on {f.base}. What generated this series checked:"]
+    lines = [_fill(f"Based on {f.base}. What generated this series checked:")]
     if f.checks:
         lines += _checkpatch(f)
     if f.builds:
         lines += _builds(f)
     if f.selftests is not None:
         lines += _selftests(f, f.selftests)
-    if len(lines) == 1:
+    if not (f.checks or f.builds or f.selftests):
         lines.append("nothing beyond git format-patch (no checkpatch, no "
                      "build check).")
     return "\n".join(lines)
