@@ -24,6 +24,7 @@ letter for the figures of the run.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -190,3 +191,6 @@ def test_series_on_linux_7(pristine, env7, git_env, tmp_path) -> None:
                      "kbuild-hook", "vmtest", "contrib/"):
             assert word not in text, (path.name, word)
     assert linux7.pristine_clean(pristine)
+    # two clones of 1.8 GB each: kept only when the test fails
+    for tree in (work, tmp_path / "series-am"):
+        shutil.rmtree(tree)

@@ -20,7 +20,7 @@ SELFTESTS = TOP / "tools" / "testing" / "selftests" / "livepatch"
 LOGS = Path(__file__).resolve().parent / "logs"
 sys.path.insert(0, str(SELFTESTS))
 
-from vmtest_lib import config, initramfs, qemu, tap  # noqa: E402
+from vmtest_lib import config, initramfs, qemu, tap, userland  # noqa: E402
 from vmtest_lib.cli import main  # noqa: E402
 
 
@@ -91,12 +91,73 @@ def test_usage_exit_codes(capsys):
 
 
 def test_init_script_reports_every_test(tmp_path):
-    """The /init runs TEST_PROGS in order and maps exit codes to TAP."""
+    """The /init runs TEST_PROGS in order and maps exit codes to TAP; this
+    project's scripts run with dash (busybox-static's sh would run its own
+    insmod), kmod's tools replace busybox's."""
     path = initramfs.pack(str(tmp_path), config.test_progs(), [], 5)
-    init = (tmp_path / "initramfs" / "init").read_text()
+    root = tmp_path / "initramfs"
+    init = (root / "init").read_text()
     assert f"1..{len(config.test_progs())}" in init
     assert "4) echo \"ok $n selftests: livepatch: $t # SKIP\"" in init
+    assert "timeout -s KILL 5 dash ./$t" in init
     assert os.path.getsize(path) > 100_000      # busybox is in
+    for name in ("insmod", "rmmod", "modinfo"):
+        assert os.readlink(root / "bin" / name) == "kmod"
+    _assert_runs(root, "dash")
+    _assert_runs(root, "kmod")
+    assert not (root / "bin" / "bash").exists()
+
+
+def _assert_runs(root, program):
+    """@program is in the initramfs with every library it loads."""
+    binary = root / "bin" / program
+    assert binary.is_file() and not binary.is_symlink(), program
+    for lib in userland.libraries(str(binary)):
+        assert (root / lib.lstrip("/")).is_file(), (program, lib)
+
+
+def test_kselftest_initramfs(tmp_path):
+    """--selftests-dir: a kernel tree's scripts run as bash scripts with
+    the kernel's functions.sh, which needs GNU date, procps sysctl, diff,
+    stat and the kernel's build directory; timeout=0 in settings is
+    kselftest's "no timeout"."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "Makefile").write_text("TEST_PROGS := \\\n\ttest-a.sh \\\n"
+                                   "\ttest-b.sh\n\ninclude ../lib.mk\n")
+    for name in ("test-a.sh", "test-b.sh", "functions.sh"):
+        (tree / name).write_text("#!/bin/bash\n")
+    (tree / "settings").write_text("timeout=0\n")
+    assert config.test_progs(str(tree)) == ["test-a.sh", "test-b.sh"]
+    assert config.test_timeout(str(tree)) == 300
+    initramfs.pack(str(tmp_path), ["test-b.sh"], [], 300,
+                   selftest_dir=str(tree), kselftest=True)
+    root = tmp_path / "initramfs"
+    init = (root / "init").read_text()
+    assert "timeout -s KILL 300 ./$t" in init
+    assert 'mkdir -p "/lib/modules/$(uname -r)/build"' in init
+    assert "ln -s /proc/self/fd /dev/fd" in init
+    for program in ("bash", "date", "sysctl", "diff", "stat", "kmod"):
+        _assert_runs(root, program)
+    assert (root / "selftests/livepatch/test-b.sh").exists()
+    assert not (root / "selftests/livepatch/test-a.sh").exists()
+    # they load in the initramfs: procps' sysctl (--values), GNU date
+    # (--rfc-3339), bash
+    for cmd, want in ((["sysctl", "--version"], "procps"),
+                      (["date", "--rfc-3339=ns"], "-"),
+                      (["bash", "-c", "echo $BASH_VERSION"], ".")):
+        r = subprocess.run(["chroot", str(root), f"/bin/{cmd[0]}", *cmd[1:]],
+                           capture_output=True, text=True)
+        assert r.returncode == 0 and want in r.stdout, (cmd, r.stderr)
+
+
+def test_selftests_dir_usage(tmp_path, capsys):
+    assert main(["--modules-dir", str(tmp_path)]) == config.EXIT_USAGE
+    assert main(["--selftests-dir", str(tmp_path / "none")]) == config.EXIT_USAGE
+    assert main(["--all", "--selftests-dir", str(SELFTESTS)]) == config.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--modules-dir needs --selftests-dir" in err
+    assert "--selftests-dir and --all exclude each other" in err
 
 
 @pytest.mark.slow
