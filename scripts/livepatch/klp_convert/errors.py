@@ -25,3 +25,20 @@ class SymbolNameError(KlpError):
 
 class CheckError(KlpError):
     """The converted module would be refused (or misapplied) by the kernel."""
+
+
+class SymbolSourceError(KlpError):
+    """A --symbols source (kallsyms dump, System.map, vmlinux, module or
+    module directory) cannot be read; reported against its own path."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class VerifyError(CheckError):
+    """Intermediate symbols do not resolve in the target kernel as
+    written; the message has one problem per paragraph, and .warnings
+    the warnings found on the way."""
+
+    warnings: list = []
