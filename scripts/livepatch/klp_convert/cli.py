@@ -13,7 +13,7 @@ import struct
 import sys
 from collections.abc import Callable, Sequence
 
-from .errors import ElfFormatError, KlpError
+from .errors import CheckError, ElfFormatError, KlpError, VerifyError
 
 PROG = "klp-convert"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -41,6 +41,20 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--weaken", action="store_true",
                       help="before modpost: mark the intermediate symbols of "
                       "each OBJ weak, in place (Kbuild hook)")
+    # Symbol verification (verify.py).
+    p.add_argument("--symbols", metavar="SRC", action="append", default=[],
+                   help="check every intermediate symbol against the target "
+                   "kernel's symbols: a /proc/kallsyms dump, a System.map, a "
+                   "vmlinux, a module (.ko[.xz|.gz|.zst]) or a module "
+                   "directory (/lib/modules/<release>); KIND:PATH forces "
+                   "the kind (kallsyms, sysmap, vmlinux, module, moddir); "
+                   "repeatable")
+    p.add_argument("--symvers", metavar="FILE", action="append", default=[],
+                   help="Module.symvers of the build: refuse plain "
+                   "references to symbols that a patched module exports, "
+                   "warn about exported vmlinux symbols; repeatable")
+    p.add_argument("--strict", action="store_true",
+                   help="treat warnings as errors")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print a summary line per file")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -53,11 +67,19 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _say(path: str, what: object, err: bool = True) -> None:
-    """One "klp-convert: <file>: <what>" line; names from a damaged file
-    may hold bytes that are not UTF-8: show them escaped."""
-    line = f"{PROG}: {path}: {what}".encode("utf-8", "backslashreplace")
+    """"klp-convert: <file>: <what>", each line of a message prefixed;
+    names from a damaged file may hold bytes that are not UTF-8: show
+    them escaped."""
     stream = sys.stderr if err else sys.stdout
-    stream.write(line.decode("utf-8") + "\n")
+    for text in str(what).split("\n"):
+        line = f"{PROG}: {path}: {text}".encode("utf-8", "backslashreplace")
+        stream.write(line.decode("utf-8") + "\n")
+
+
+def _warn(path: str, what: str) -> None:
+    """A warning: stderr, exit status unchanged (an error with
+    --strict)."""
+    _say(path, f"warning: {what}")
 
 
 def _read(path: str) -> bytes:
@@ -92,7 +114,9 @@ def _weaken_bytes(raw: bytes):
     return _guarded(weaken, raw)
 
 
-def _print_table(path: str, moves) -> None:
+def _print_table(path: str, moves, resolved=None) -> None:
+    """The --list table; with --symbols, a last column RESOLVED: where
+    each symbol resolves in the first source that has it."""
     if not moves:
         print(f"{PROG}: {path}: no intermediate klp symbols")
         return
@@ -100,10 +124,38 @@ def _print_table(path: str, moves) -> None:
             "FINAL SYMBOL")
     rows = [(m.section, f"{m.offset:#x}", m.rtype, m.intermediate, m.lp_obj,
              m.final) for m in moves]
-    widths = [max(len(r[c]) for r in rows + [head]) for c in range(5)]
+    if resolved is not None:
+        head += ("RESOLVED",)
+        rows = [r + (resolved.get(r[3], "(not verified)"),) for r in rows]
+    last = len(head) - 1
+    widths = [max(len(r[c]) for r in rows + [head]) for c in range(last)]
     for r in [head] + rows:
-        line = "  ".join(r[c].ljust(widths[c]) for c in range(5)) + "  " + r[5]
+        line = "  ".join(r[c].ljust(widths[c]) for c in range(last)) + \
+            "  " + r[last]
         print(line.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def _verify(inp: str, raw: bytes, args):
+    """Symbol verification, before anything is written: prints the
+    warnings, raises KlpError for a refused module."""
+    from .ksyms_open import Sources
+    from .symvers import Symvers
+    from .verify import verify_module
+    if not hasattr(args, "sources"):
+        args.sources = Sources.open(args.symbols) if args.symbols else None
+        args.symvers_db = Symvers.read(args.symvers) if args.symvers else None
+    try:
+        report = _guarded(verify_module, raw, args.sources, args.symvers_db)
+    except VerifyError as exc:
+        for text in exc.warnings:
+            _warn(inp, text)
+        raise
+    for text in report.warnings:
+        _warn(inp, text)
+    if args.strict and report.warnings:
+        raise CheckError(f"refused with --strict: {len(report.warnings)} "
+                         "warnings")
+    return report
 
 
 def _do_weaken(paths: Sequence[str], args) -> int:
@@ -132,8 +184,10 @@ def _do_convert(inp: str, out: str, args) -> int:
     try:
         raw = _read(inp)
         res = _convert_bytes(raw, args.list)
+        report = _verify(inp, raw, args)
         if args.list:
-            _print_table(inp, res.moves)
+            _print_table(inp, res.moves,
+                         report.resolved if args.symbols else None)
             return EXIT_OK
         path = out
         same = os.path.exists(out) and os.path.samefile(inp, out)
@@ -152,7 +206,7 @@ def _do_convert(inp: str, out: str, args) -> int:
                   f"{len(res.dropped)} empty relocation sections")
         return EXIT_OK
     except KlpError as exc:
-        _say(path, exc)
+        _say(getattr(exc, "path", path), exc)
     except OSError as exc:
         _say(path, exc.strerror or exc)
     return EXIT_ERROR
@@ -164,6 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
     if args.weaken:
+        if args.symbols or args.symvers or args.strict:
+            _parser().print_usage(sys.stderr)
+            print(f"{PROG}: --symbols, --symvers and --strict do not apply "
+                  "to --weaken", file=sys.stderr)
+            return EXIT_USAGE
         return _do_weaken([args.input] + args.rest, args)
     if len(args.rest) > 1:
         _parser().print_usage(sys.stderr)
