@@ -31,7 +31,7 @@ class SymbolSourceError(KlpError):
     """A --symbols source (kallsyms dump, System.map, vmlinux, module or
     module directory) cannot be read; reported against its own path."""
 
-    def __init__(self, path: str, message: str) -> None:
+    def __init__(self, message: str, path: str) -> None:
         super().__init__(message)
         self.path = path
 

@@ -32,8 +32,9 @@ class ModuleDirSource(Source):
         else:
             self._walk()
         if not self.files:
-            raise SymbolSourceError(path, "no kernel modules (*.ko, *.ko.xz, "
-                                    "*.ko.gz, *.ko.zst) in this directory")
+            raise SymbolSourceError(
+                "no kernel modules (*.ko, *.ko.xz, *.ko.gz, *.ko.zst) in this "
+                "directory", path)
         self.loaded: dict[str, ObjectSymbols] = {}
 
     def _add(self, file: str) -> None:
@@ -48,7 +49,7 @@ class ModuleDirSource(Source):
             with open(dep, "rb") as f:
                 data = f.read()
         except OSError as exc:
-            raise SymbolSourceError(dep, exc.strerror or str(exc)) from None
+            raise SymbolSourceError(exc.strerror or str(exc), dep) from None
         for line in data.split(b"\n"):
             rel = line.partition(b":")[0].decode("utf-8", "surrogateescape")
             if rel.endswith(MODULE_SUFFIXES):
@@ -73,13 +74,14 @@ class ModuleDirSource(Source):
             return None
         if obj in self.twice:
             raise SymbolSourceError(
-                self.path, f"module '{obj}' is there more than once: "
-                f"{', '.join(self.twice[obj])}; give the module file itself")
+                f"module '{obj}' is there more than once: "
+                f"{', '.join(self.twice[obj])}; give the module file itself",
+                self.path)
         try:
             with open(file, "rb") as f:
                 raw = f.read()
         except OSError as exc:
-            raise SymbolSourceError(file, exc.strerror or str(exc)) from None
+            raise SymbolSourceError(exc.strerror or str(exc), file) from None
         syms = self.loaded[obj] = read_module(file, raw)
         return syms
 

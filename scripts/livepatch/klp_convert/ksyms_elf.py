@@ -76,15 +76,16 @@ MKSYSMAP_PREFIXES = ("$", ".L", "__efistub_", "__pi_$", "__pi_.L",
 MKSYSMAP_NAMES = frozenset({"L0", "_SDA_BASE_", "_SDA2_BASE_"})
 MKSYSMAP_THUNK = re.compile(r"__[A-Za-z0-9]*Thunk_")
 
+
 def decompress(raw: bytes, path: str) -> bytes:
-    """A module file as distributions ship it: plain, .xz, .gz or .zst."""
+    """A file as distributions ship modules: plain, .xz, .gz or .zst."""
     try:
         if raw.startswith(XZ_MAGIC):
             return lzma.decompress(raw)
         if raw.startswith(GZ_MAGIC):
             return gzip.decompress(raw)
     except (lzma.LZMAError, OSError, EOFError) as exc:
-        raise SymbolSourceError(path, f"cannot decompress: {exc}") from None
+        raise SymbolSourceError(f"cannot decompress: {exc}", path) from None
     if raw.startswith(ZSTD_MAGIC):
         return _unzstd(raw, path)
     return raw
@@ -102,11 +103,12 @@ def _unzstd(raw: bytes, path: str) -> bytes:
             raw, max_output_size=1 << 31)
     except ImportError:
         raise SymbolSourceError(
-            path, "zstd-compressed module, and this Python cannot read zstd "
-            "(it needs Python 3.14 or the zstandard module, Debian's "
-            "python3-zstandard); decompress it first with unzstd") from None
+            "zstd-compressed file, and this Python cannot read zstd (it "
+            "needs Python 3.14 or the zstandard module, Debian's "
+            "python3-zstandard); decompress it first with unzstd",
+            path) from None
     except Exception as exc:     # zstandard.ZstdError
-        raise SymbolSourceError(path, f"cannot decompress: {exc}") from None
+        raise SymbolSourceError(f"cannot decompress: {exc}", path) from None
 
 
 class _Columns:
@@ -296,8 +298,9 @@ class VmlinuxSymbols(_ElfObject):
             weak = info >> 4 == STB_WEAK
             found.append((cols.value[i], weak, i, letter))
         found.sort()
+        file_of = self.cols.file_of
         return [Occurrence(name, value, None, letter,
-                           self.cols.file_of(i) if i < self.nlocal else None, i)
+                           file_of(i) if i < self.nlocal else None, i)
                 for value, _weak, i, letter in found]
 
 
@@ -308,13 +311,13 @@ def read_vmlinux(path: str) -> VmlinuxSymbols:
         with open(path, "rb") as f:
             return _vmlinux_from(f, path)
     except (struct.error, IndexError, ValueError) as exc:
-        raise SymbolSourceError(path, f"malformed vmlinux ({exc})") from None
+        raise SymbolSourceError(f"malformed vmlinux ({exc})", path) from None
 
 
 def _vmlinux_from(f, path: str) -> VmlinuxSymbols:
     ident = f.read(64)
     if len(ident) < 64 or ident[:4] != b"\x7fELF" or ident[4] != 2:
-        raise SymbolSourceError(path, "not an ELF64 vmlinux")
+        raise SymbolSourceError("not an ELF64 vmlinux", path)
     endian = "<" if ident[5] == 1 else ">"
     ehdr = struct.unpack(endian + "16sHHIQQQIHHHHHH", ident)
     shoff, shnum, shstrndx = ehdr[6], ehdr[12], ehdr[13]
@@ -322,22 +325,23 @@ def _vmlinux_from(f, path: str) -> VmlinuxSymbols:
     raw = f.read(64 * shnum)
     headers = list(struct.iter_unpack(endian + "IIQQQQIIQQ", raw))
     if len(headers) != shnum or not 0 < shstrndx < shnum:
-        raise SymbolSourceError(path, "truncated section header table")
+        raise SymbolSourceError("truncated section header table", path)
 
     def contents(h: tuple) -> bytes:
         f.seek(h[4])
         data = f.read(h[5])
         if len(data) != h[5]:
-            raise SymbolSourceError(path, "truncated file")
+            raise SymbolSourceError("truncated file", path)
         return data
 
     shstr = contents(headers[shstrndx])
-    sections = [(shstr[h[0]:shstr.find(b"\0", h[0])].decode("ascii", "replace"),
+    sections = [(shstr[h[0]:shstr.find(b"\0", h[0])].decode("ascii",
+                                                            "replace"),
                  h[1], h[2]) for h in headers]
     symtab = next((h for h in headers if h[1] == SHT_SYMTAB), None)
     if symtab is None or not 0 < symtab[6] < shnum or \
             headers[symtab[6]][1] != SHT_STRTAB:
-        raise SymbolSourceError(path, "vmlinux has no symbol table (.symtab)")
+        raise SymbolSourceError("vmlinux has no symbol table (.symtab)", path)
     cols = _Columns(contents(symtab), contents(headers[symtab[6]]), endian)
     return VmlinuxSymbols(path, cols, sections, symtab[7])
 
@@ -434,7 +438,8 @@ def module_object_name(elf: ElfFile, path: str) -> str:
     """The module's name: .modinfo name=, else from the file name."""
     for field in elf.modinfo():
         if field.startswith(b"name="):
-            return field[5:].decode("utf-8", "surrogateescape").replace("-", "_")
+            name = field[5:].decode("utf-8", "surrogateescape")
+            return name.replace("-", "_")
     return module_name(path)
 
 
@@ -444,9 +449,9 @@ def read_module(path: str, raw: bytes) -> ModuleSymbols:
         elf = ElfFile(data)
         return ModuleSymbols(module_object_name(elf, path), path, elf)
     except KlpError as exc:
-        raise SymbolSourceError(path, f"not a kernel module: {exc}") from None
+        raise SymbolSourceError(f"not a kernel module: {exc}", path) from None
     except (struct.error, IndexError, ValueError) as exc:
-        raise SymbolSourceError(path, f"malformed module ({exc})") from None
+        raise SymbolSourceError(f"malformed module ({exc})", path) from None
 
 
 class ElfSource(Source):

@@ -188,8 +188,8 @@ class TextSource(Source):
         self.sysmap = sysmap
         if not _FIRST_LINE.match(data):
             raise SymbolSourceError(
-                path, f"no symbols: not a {self.kind} file (expected lines "
-                "'<address> <type> <name>')")
+                f"no symbols: not a {self.kind} file (expected lines "
+                "'<address> <type> <name>')", path)
         self.hidden = not _NONZERO_ADDR.search(data)
         self.blocks: dict[str, _Block] = {}
         if sysmap:
@@ -198,8 +198,8 @@ class TextSource(Source):
             self._split_slow(data)
         if not self.blocks:
             raise SymbolSourceError(
-                path, f"no symbols: not a {self.kind} file (expected lines "
-                "'<address> <type> <name>')")
+                f"no symbols: not a {self.kind} file (expected lines "
+                "'<address> <type> <name>')", path)
 
     def _add(self, obj: str, text: bytes, suffix: bytes, first: int,
              numbers: list[int] | None) -> None:

@@ -39,7 +39,7 @@ class Symvers:
                 with open(path, "rb") as f:
                     data = f.read()
             except OSError as exc:
-                raise SymbolSourceError(path, exc.strerror or str(exc)) \
+                raise SymbolSourceError(exc.strerror or str(exc), path) \
                     from None
             exports.update(_parse(path, data))
         return cls(paths, exports)
@@ -57,9 +57,9 @@ def _parse(path: str, data: bytes) -> dict[str, Export]:
         fields = line.split("\t")
         if len(fields) < 4 or not fields[0].startswith("0x"):
             raise SymbolSourceError(
-                path, f"line {number}: not a Module.symvers line "
+                f"line {number}: not a Module.symvers line "
                 "(<crc> <symbol> <module> <export type> [<namespace>], "
-                "separated by tabs)")
+                "separated by tabs)", path)
         obj = fields[2]
         obj = VMLINUX if obj == VMLINUX else module_name(obj)
         out[fields[1]] = Export(fields[1], obj, fields[3],

@@ -319,7 +319,8 @@ def verify_module(raw: bytes, sources: Sources | None,
         seen: dict[KlpName, list[Use]] = {}
         for i, used in uses.items():
             seen.setdefault(inter[i], []).extend(used)
-        fulls = {name: elf.symbol_name(syms[i], i) for i, name in inter.items()}
+        fulls = {name: elf.symbol_name(syms[i], i)
+                 for i, name in inter.items()}
         for name, name_uses in seen.items():
             v.symbol(fulls[name], name, name_uses)
         v.finish()
