@@ -8,7 +8,8 @@ updating a list. A message is the first argument of:
 - an exception constructed in the package (a call of a name ending in
   ``Error`` or ``Exception``, raised or not), or
 - a call of a function or method whose name says it reports an error
-  (``error``, ``fail``, ``die``, ``fatal``, ``usage_error`` ...), or
+  or a warning (``error``, ``fail``, ``die``, ``fatal``, ``usage_error``,
+  ``warn`` ...), or
 - ``print(..., file=sys.stderr)``.
 
 The first argument may be a string, an f-string, ``"..." % args``,
@@ -28,6 +29,7 @@ from typing import Iterable, List, Optional, Sequence
 REPORTER_NAMES = frozenset({
     "error", "fail", "die", "fatal", "usage_error", "_error", "_fail",
     "_die", "_fatal", "err", "_err", "abort", "_abort",
+    "warn", "_warn", "warning",
 })
 
 GAP = None  # marks an interpolated value in Template.parts
