@@ -90,16 +90,18 @@ def make_dump(path: str, lines: int, rng: random.Random) -> Tuple[
 
 def read_dump(path: str) -> Tuple[List[str], List[Tuple[str, int]],
                                   List[Tuple[str, str]]]:
-    """Names of a real dump: unique and homonym vmlinux names, and one
-    unique symbol per module."""
+    """Function names of a real dump (no compiler clones): unique and
+    homonym vmlinux names, and one unique symbol per module."""
     vm: dict = {}
     mods: dict = {}
     with open(path, encoding="utf-8", errors="surrogateescape") as f:
         for line in f:
             fields = line.split()
+            if fields[1] not in "tT" or "." in fields[2]:
+                continue
             if len(fields) == 3:
                 vm[fields[2]] = vm.get(fields[2], 0) + 1
-            elif len(fields) == 4 and fields[1] not in "Uu":
+            elif len(fields) == 4:
                 mods.setdefault(fields[3][1:-1], {}).setdefault(fields[2], 0)
                 mods[fields[3][1:-1]][fields[2]] += 1
     uniques = [n for n, c in vm.items() if c == 1]

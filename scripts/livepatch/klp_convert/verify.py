@@ -294,10 +294,31 @@ class _Verifier:
                 not_found_error(name, syms, holders[name.sym]))))
 
 
+def verify_symbols(elf: ElfFile, inter: dict[int, KlpName],
+                   syms: list[tuple], sources: Sources) -> _Verifier:
+    """Look every intermediate symbol up, once per distinct name, in the
+    order of first use."""
+    v = _Verifier(sources)
+    v.prefetch(list(inter.values()))
+    by_name: dict[KlpName, list[Use]] = {}
+    for i, used in relocation_uses(elf, set(inter)).items():
+        by_name.setdefault(inter[i], []).extend(used)
+    first = {}
+    for i, name in inter.items():
+        first.setdefault(name, elf.symbol_name(syms[i], i))
+    for name, uses in by_name.items():
+        v.symbol(first[name], name, uses)
+    v.finish()
+    # every spelling of a name resolves where its first one does
+    v.resolved = {elf.symbol_name(syms[i], i): v.resolved[first[n]]
+                  for i, n in inter.items() if first[n] in v.resolved}
+    return v
+
+
 def verify_module(raw: bytes, sources: Sources | None,
                   symvers: Symvers | None) -> Report:
     """All checks of this module; raise VerifyError listing every
-    problem."""
+    problem (its .warnings has the warnings found on the way)."""
     elf = ElfFile(raw)
     inter, _existing, syms = find_intermediates(elf)
     if not inter:
@@ -308,26 +329,14 @@ def verify_module(raw: bytes, sources: Sources | None,
     resolved: dict[str, str] = {}
     if symvers is not None:
         problems = check_plain_refs(elf, syms, symvers, lp_objs) + problems
-        for name in dict.fromkeys(inter.values()):
-            w = check_exported(name, symvers)
-            if w and w not in warnings:
-                warnings.append(w)
+        warnings += [w for w in map(lambda n: check_exported(n, symvers),
+                                    dict.fromkeys(inter.values())) if w]
     if sources is not None:
-        v = _Verifier(sources)
-        v.prefetch(list(inter.values()))
-        uses = relocation_uses(elf, set(inter))
-        seen: dict[KlpName, list[Use]] = {}
-        for i, used in uses.items():
-            seen.setdefault(inter[i], []).extend(used)
-        fulls = {name: elf.symbol_name(syms[i], i)
-                 for i, name in inter.items()}
-        for name, name_uses in seen.items():
-            v.symbol(fulls[name], name, name_uses)
-        v.finish()
+        v = verify_symbols(elf, inter, syms, sources)
         problems += v.problems
-        warnings += [w for w in v.warnings if w not in warnings]
-        resolved = {elf.symbol_name(syms[i], i): v.resolved[fulls[n]]
-                    for i, n in inter.items() if fulls[n] in v.resolved}
+        warnings += v.warnings
+        resolved = v.resolved
+    warnings = list(dict.fromkeys(warnings))
     if problems:
         exc = VerifyError("\n".join(dict.fromkeys(problems)))
         exc.warnings = warnings
