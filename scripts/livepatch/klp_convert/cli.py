@@ -138,14 +138,16 @@ def _print_table(path: str, moves, resolved=None) -> None:
 def _verify(inp: str, raw: bytes, args):
     """Symbol verification, before anything is written: prints the
     warnings, raises KlpError for a refused module."""
-    from .ksyms_open import Sources
-    from .symvers import Symvers
     from .verify import verify_module
-    if not hasattr(args, "sources"):
-        args.sources = Sources.open(args.symbols) if args.symbols else None
-        args.symvers_db = Symvers.read(args.symvers) if args.symvers else None
+    sources = symvers = None
+    if args.symbols:
+        from .ksyms_open import open_sources
+        sources = open_sources(args.symbols)
+    if args.symvers:
+        from .symvers import Symvers
+        symvers = Symvers.read(args.symvers)
     try:
-        report = _guarded(verify_module, raw, args.sources, args.symvers_db)
+        report = _guarded(verify_module, raw, sources, symvers)
     except VerifyError as exc:
         for text in exc.warnings:
             _warn(inp, text)

@@ -30,6 +30,7 @@ as not found.
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
 
 VMLINUX = "vmlinux"
@@ -42,6 +43,10 @@ PAST_END = "position past the end"
 ADDRESS_ZERO = "address 0"
 
 HIDDEN = "(address hidden)"
+
+# Names the compiler makes for clones and parts of a function.
+CLONE_RE = re.compile(r"\.(?:isra|constprop|part|cold|llvm|lto_priv|"
+                      r"localalias)(?:\.|$)")
 
 
 class Occurrence(namedtuple("Occurrence", ["name", "addr", "section", "type",
@@ -177,6 +182,30 @@ class Source:
             for name in names:
                 if syms.has(name):
                     out[name].append(obj)
+        return out
+
+
+class Sources:
+    """All --symbols sources, asked by object."""
+
+    def __init__(self, sources: list[Source]) -> None:
+        self.sources = sources
+
+    def covering(self, obj: str) -> list[ObjectSymbols]:
+        """The symbols of @obj in every source that has them."""
+        out = []
+        for src in self.sources:
+            syms = src.get(obj)
+            if syms is not None:
+                out.append(syms)
+        return out
+
+    def holders(self, names: set[str]) -> dict[str, list[str]]:
+        """Objects (of any source) that have a symbol of each name."""
+        out: dict[str, list[str]] = {n: [] for n in names}
+        for src in self.sources:
+            for name, objs in src.holders(names).items():
+                out[name] += [o for o in objs if o not in out[name]]
         return out
 
 

@@ -23,8 +23,6 @@ or in .data..percpu).
 from __future__ import annotations
 
 import bisect
-import gzip
-import lzma
 import re
 import struct
 import sys
@@ -79,6 +77,8 @@ MKSYSMAP_THUNK = re.compile(r"__[A-Za-z0-9]*Thunk_")
 
 def decompress(raw: bytes, path: str) -> bytes:
     """A file as distributions ship modules: plain, .xz, .gz or .zst."""
+    import gzip
+    import lzma
     try:
         if raw.startswith(XZ_MAGIC):
             return lzma.decompress(raw)

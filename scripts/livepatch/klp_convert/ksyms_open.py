@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 
 from .errors import SymbolSourceError
-from .ksyms import ObjectSymbols, Source
+from .ksyms import Source, Sources
 from .ksyms_dir import ModuleDirSource
 from .ksyms_elf import ET_REL, ElfSource, decompress, read_module, read_vmlinux
 from .ksyms_text import TextSource
@@ -82,29 +82,6 @@ def open_source(spec: str) -> Source:
     return TextSource(path, raw, kind == "sysmap")
 
 
-class Sources:
-    """All --symbols sources, asked by object."""
-
-    def __init__(self, sources: list[Source]) -> None:
-        self.sources = sources
-
-    @classmethod
-    def open(cls, specs: list[str]) -> Sources:
-        return cls([open_source(s) for s in specs])
-
-    def covering(self, obj: str) -> list[ObjectSymbols]:
-        """The symbols of @obj in every source that has them."""
-        out = []
-        for src in self.sources:
-            syms = src.get(obj)
-            if syms is not None:
-                out.append(syms)
-        return out
-
-    def holders(self, names: set[str]) -> dict[str, list[str]]:
-        """Objects (of any source) that have a symbol of each name."""
-        out: dict[str, list[str]] = {n: [] for n in names}
-        for src in self.sources:
-            for name, objs in src.holders(names).items():
-                out[name] += [o for o in objs if o not in out[name]]
-        return out
+def open_sources(specs: list[str]) -> Sources:
+    """Open every --symbols argument."""
+    return Sources([open_source(s) for s in specs])

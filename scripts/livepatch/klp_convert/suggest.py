@@ -18,11 +18,10 @@ the whole table.
 
 from __future__ import annotations
 
-import difflib
 import re
 
-CLONE_RE = re.compile(r"\.(?:isra|constprop|part|cold|llvm|lto_priv|"
-                      r"localalias)(?:\.|$)")
+from .ksyms import CLONE_RE
+
 _ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789_."
 _MAX_WORD_HITS = 2000
 _MIN_RATIO = 0.6
@@ -102,6 +101,7 @@ def close_names(name: str, blob: bytes, limit: int = 5) -> list[str]:
         more.update(_lines_with(blob, w.encode("utf-8", "surrogateescape"),
                                 _MAX_WORD_HITS))
     more.discard(enc)
+    import difflib          # only on this error path
     ranked = difflib.get_close_matches(
         enc, _shortlist(enc, more) + [n.encode("utf-8", "surrogateescape")
                                       for n in near],

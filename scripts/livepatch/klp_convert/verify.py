@@ -21,13 +21,12 @@ from collections import namedtuple
 from .convert import find_intermediates
 from .elf import SHN_UNDEF, ElfFile
 from .errors import VerifyError
-from .ksyms import (ADDRESS_ZERO, AMBIGUOUS, FOUND, HIDDEN, NOT_FOUND, VMLINUX,
-                    Lookup, ObjectSymbols, Occurrence, klp_find)
-from .ksyms_open import Sources
+from .ksyms import (ADDRESS_ZERO, AMBIGUOUS, CLONE_RE, FOUND, HIDDEN,
+                    NOT_FOUND, VMLINUX, Lookup, ObjectSymbols, Occurrence,
+                    Sources, klp_find)
 from .names import KLP_SYM_PREFIX, KlpName
-from .suggest import CLONE_RE, close_names
 from .symvers import Symvers
-from .usage import Use, mismatch, relocation_uses
+from .usage import Use, mismatch
 
 
 class Report(namedtuple("Report", ["warnings", "resolved"])):
@@ -189,6 +188,7 @@ def not_found_error(name: KlpName, syms: ObjectSymbols,
             lines.append(
                 f"  {obj_text(name.sym_obj)} has it only while it loads "
                 f"(section '{early[0].section}'), not once it is live")
+    from .suggest import close_names     # difflib: only when needed
     close = close_names(name.sym, syms.names_blob())
     close = [c for c in close if syms.has(c)]
     if close:
@@ -298,6 +298,7 @@ def verify_symbols(elf: ElfFile, inter: dict[int, KlpName],
                    syms: list[tuple], sources: Sources) -> _Verifier:
     """Look every intermediate symbol up, once per distinct name, in the
     order of first use."""
+    from .usage import relocation_uses
     v = _Verifier(sources)
     v.prefetch(list(inter.values()))
     by_name: dict[KlpName, list[Use]] = {}
