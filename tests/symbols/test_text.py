@@ -67,7 +67,11 @@ def dump(tmp_path):
 
 
 def where(syms, name):
-    return [(o.addr, o.type, o.index) for o in syms.occurrences(name)]
+    """(address, type) of each occurrence; their order in the source must
+    be the order given."""
+    occs = syms.occurrences(name)
+    assert [o.index for o in occs] == sorted(o.index for o in occs)
+    return [(o.addr, o.type) for o in occs]
 
 
 def test_kallsyms_objects_and_order(dump):
@@ -75,14 +79,14 @@ def test_kallsyms_objects_and_order(dump):
     assert src.kind == "kallsyms" and isinstance(src, TextSource)
     assert src.objects() == ["vmlinux", "mod_a", "mod_b"]     # not [bpf]
     vm = src.get("vmlinux")
-    assert where(vm, "show_stat") == [(0xffffffff81000100, "t", 2),
-                                      (0xffffffff81000300, "t", 4)]
+    assert where(vm, "show_stat") == [(0xffffffff81000100, "t"),
+                                      (0xffffffff81000300, "t")]
     assert where(src.get("mod_a"), "helper") == [
-        (0xffffffffc0001000, "t", 7), (0xffffffffc0001200, "t", 9)]
-    assert where(src.get("mod_b"), "helper") == [(0xffffffffc0002000, "t", 11)]
+        (0xffffffffc0001000, "t"), (0xffffffffc0001200, "t")]
+    assert where(src.get("mod_b"), "helper") == [(0xffffffffc0002000, "t")]
     assert vm.occurrences("helper") == []        # vmlinux lines only
     assert src.get("mod_a").occurrences("printk") == []    # 'U' lines
-    assert where(vm, "fixed_percpu_data") == [(0, "A", 5)]
+    assert where(vm, "fixed_percpu_data") == [(0, "A")]
     assert src.get("bpf") is None and src.get("nosuch") is None
 
 
@@ -90,7 +94,7 @@ def test_kallsyms_substrings_do_not_match(dump):
     vm = open_source(str(dump)).get("vmlinux")
     assert vm.occurrences("stat") == [] and vm.occurrences("foo") == []
     assert vm.occurrences("constprop.0") == []
-    assert where(vm, "foo.constprop.0") == [(0xffffffff81000400, "t", 6)]
+    assert where(vm, "foo.constprop.0") == [(0xffffffff81000400, "t")]
     assert open_source(str(dump)).get("mod_a").occurrences("mod_a") == []
 
 
@@ -114,9 +118,10 @@ def test_unordered_dump_is_grouped_by_object(tmp_path):
     p = tmp_path / "k.txt"
     p.write_text("".join(lines[6:9] + lines[:6] + lines[9:]))
     src = open_source(str(p))
-    assert [o.index for o in src.get("mod_a").occurrences("helper")] == [1, 3]
-    assert [o.index for o in src.get("vmlinux").occurrences("show_stat")] \
-        == [5, 7]
+    assert where(src.get("mod_a"), "helper") == [
+        (0xffffffffc0001000, "t"), (0xffffffffc0001200, "t")]
+    assert where(src.get("vmlinux"), "show_stat") == [
+        (0xffffffff81000100, "t"), (0xffffffff81000300, "t")]
 
 
 def test_hidden_addresses(tmp_path):
@@ -156,7 +161,7 @@ def test_system_map_applies_the_kallsyms_filter(tmp_path):
     assert len(vm.occurrences("__gp")) == 1           # kept absolute
     assert vm.occurrences("kallsyms_names") == []    # 6.1 ignored name
     assert vm.occurrences("__kcfi_typeid_foo") == []
-    assert where(vm, "fixed_percpu_data") == [(0, "D", 1)]
+    assert where(vm, "fixed_percpu_data") == [(0, "D")]
     # the same lines read as a dump keep them: kallsyms already filtered
     dump = open_source(f"kallsyms:{p}").get("vmlinux")
     assert len(dump.occurrences("some_absolute")) == 1
@@ -192,3 +197,23 @@ def test_compressed_dump_and_system_map(tmp_path):
     src = open_source(str(xz))
     assert src.kind == "System.map"
     assert src.get("vmlinux").occurrences("some_absolute") == []
+
+
+@pytest.mark.parametrize("width", [16, 8])
+def test_prefetch_with_any_address_width(tmp_path, width):
+    """One pass over the names slices them at a fixed column when every
+    line has the same address width, and parses each line otherwise."""
+    lines = [f"{0x81000000 + 16 * i:0{width}x} t name_{i % 30}\n"
+             for i in range(90)]
+    p = tmp_path / "k.txt"
+    p.write_text("".join(lines))
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("".join(lines[:45]) + "81000999 T odd_one\n" +
+                     "".join(lines[45:]))
+    names = {f"name_{i}" for i in range(30)} | {"odd_one"}
+    for path in (p, mixed):
+        many, one = (open_source(str(path)).get("vmlinux") for _ in range(2))
+        many.prefetch(names)
+        for n in names:
+            assert many.occurrences(n) == one.occurrences(n)
+        assert len(many.occurrences("name_7")) == 3

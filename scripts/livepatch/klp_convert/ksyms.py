@@ -59,7 +59,9 @@ class Occurrence(namedtuple("Occurrence", ["name", "addr", "section", "type",
     section: str | None: for a .ko, the section that addr is relative to
     type: str: nm-style type letter ('t', 'D', ...)
     file: str | None: source file (from STT_FILE symbols), if known
-    index: int: line number or symbol table index in the source
+    index: int: where the source has it, in the source's order: the
+        symbol table index in an ELF file, the line's offset among the
+        object's lines in a text table
     """
 
     __slots__ = ()

@@ -24,7 +24,8 @@ object's lines, or, for many names at once, with one pass over the names
 from __future__ import annotations
 
 import re
-from itertools import compress
+from itertools import accumulate, compress
+from operator import itemgetter
 
 from .errors import SymbolSourceError
 from .ksyms import VMLINUX, ObjectSymbols, Occurrence, Source
@@ -75,17 +76,15 @@ def kallsyms_ignores(name: str, typ: str) -> bool:
 
 class _Block(ObjectSymbols):
     """The lines of one object in a text table: @text holds exactly those
-    lines, each ending in "\\n"; line numbers are first_line plus the
-    line's index in @text, or come from @line_numbers."""
+    lines, in order, each ending in "\\n".  An occurrence's index is the
+    offset of its line in @text (counting lines would cost a pass over
+    the text per name)."""
 
     def __init__(self, obj: str, source: str, text: bytes, suffix: bytes,
-                 first_line: int, line_numbers: list[int] | None,
                  hidden: bool, sysmap: bool) -> None:
         super().__init__(obj, source)
         self.text = text
         self.suffix = suffix            # b"\n" or b"\t[<module>]\n"
-        self.first_line = first_line
-        self.line_numbers = line_numbers
         self.hidden = hidden
         self.sysmap = sysmap
         self._split: tuple[list[bytes], list[bytes]] | None = None
@@ -93,13 +92,6 @@ class _Block(ObjectSymbols):
     @property
     def addresses_known(self) -> bool:
         return not self.hidden
-
-    def _line_number(self, offset: int) -> int:
-        """The line number of the line that starts at @offset of text."""
-        k = self.text.count(b"\n", 0, offset)
-        if self.line_numbers is not None:
-            return self.line_numbers[k]
-        return self.first_line + k
 
     def _occurrence(self, line: bytes, number: int) -> Occurrence | None:
         addr, _sp, rest = line.partition(b" ")
@@ -126,7 +118,7 @@ class _Block(ObjectSymbols):
             head = text[start:i]
             if head.count(b" ") == 1:       # "<addr> <type>", nothing else
                 line = text[start:i + len(pat) - 1]
-                occ = self._occurrence(line, self._line_number(start))
+                occ = self._occurrence(line, start)
                 if occ is not None:
                     out.append(occ)
             i = text.find(pat, i + 1)
@@ -136,12 +128,23 @@ class _Block(ObjectSymbols):
         """Every line, and what follows "<address> <type> " on it (the
         name, then the module suffix), at C speed; cached."""
         if self._split is None:
-            lines = self.text.split(b"\n")
-            keys = _LINE_KEY.findall(self.text)
+            text = self.text
+            lines = text.split(b"\n")
+            width = text.find(b" ") + 3         # "<address> <type> "
+            shape = re.compile(rb"(?:\A|\n)(?![0-9a-fA-F]{%d} [^ \n] )[^\n]"
+                               % (width - 3))
+            if width > 3 and not shape.search(text):
+                keys = list(map(itemgetter(slice(width, None)), lines))
+            else:       # addresses of different widths: slower
+                keys = _LINE_KEY.findall(text)
             if len(keys) != len(lines):         # cannot happen; be safe
                 keys = [ln.split(b" ", 2)[-1] for ln in lines]
             self._split = (lines, keys)
         return self._split
+
+    def _offsets(self, lines: list[bytes]) -> list[int]:
+        """Where each line starts in text (C-speed running sums)."""
+        return [0] + list(accumulate(map((1).__add__, map(len, lines))))
 
     def prefetch(self, names: set[str]) -> None:
         todo = [n for n in names if n not in self._cache]
@@ -151,12 +154,12 @@ class _Block(ObjectSymbols):
         tail = self.suffix[:-1]
         wanted = {n.encode("utf-8", "surrogateescape") + tail: n for n in todo}
         lines, keys = self._lines()
+        hits = list(compress(range(len(keys)), map(wanted.__contains__, keys)))
+        starts = self._offsets(lines) if hits else []
         for n in todo:
             self._cache[n] = []
-        for k in compress(range(len(keys)), map(wanted.__contains__, keys)):
-            number = (self.line_numbers[k] if self.line_numbers is not None
-                      else self.first_line + k)
-            occ = self._occurrence(lines[k], number)
+        for k in hits:
+            occ = self._occurrence(lines[k], starts[k])
             if occ is not None:
                 self._cache[wanted[keys[k]]].append(occ)
 
@@ -193,7 +196,7 @@ class TextSource(Source):
         self.hidden = not _NONZERO_ADDR.search(data)
         self.blocks: dict[str, _Block] = {}
         if sysmap:
-            self._add(VMLINUX, data, b"\n", 1, None)
+            self._add(VMLINUX, data, b"\n")
         elif not self._split_fast(data):
             self._split_slow(data)
         if not self.blocks:
@@ -201,12 +204,10 @@ class TextSource(Source):
                 f"no symbols: not a {self.kind} file (expected lines "
                 "'<address> <type> <name>')", path)
 
-    def _add(self, obj: str, text: bytes, suffix: bytes, first: int,
-             numbers: list[int] | None) -> None:
-        if obj in PSEUDO_MODULES:
-            return
-        self.blocks[obj] = _Block(obj, self.path, text, suffix, first,
-                                  numbers, self.hidden, self.sysmap)
+    def _add(self, obj: str, text: bytes, suffix: bytes) -> None:
+        if obj not in PSEUDO_MODULES:
+            self.blocks[obj] = _Block(obj, self.path, text, suffix,
+                                      self.hidden, self.sysmap)
 
     def _split_fast(self, data: bytes) -> bool:
         """/proc/kallsyms as the kernel prints it: the vmlinux lines, then
@@ -217,8 +218,8 @@ class TextSource(Source):
         if data.count(b"\n", vm_end) != data.count(b"\t[", vm_end):
             return False
         if vm_end:
-            self._add(VMLINUX, data[:vm_end], b"\n", 1, None)
-        pos, line = vm_end, data.count(b"\n", 0, vm_end) + 1
+            self._add(VMLINUX, data[:vm_end], b"\n")
+        pos = vm_end
         while pos < len(data):
             eol = data.find(b"\n", pos)
             head = data[pos:eol]
@@ -231,25 +232,22 @@ class TextSource(Source):
                     seg.count(tail) != seg.count(b"\n"):
                 self.blocks.clear()
                 return False
-            self._add(obj, seg, tail, line, None)
-            line += seg.count(b"\n")
+            self._add(obj, seg, tail)
             pos = end
         return True
 
     def _split_slow(self, data: bytes) -> None:
         """Any other order (a filtered or concatenated dump): group the
-        lines by object, keeping their order and line numbers."""
-        groups: dict[bytes, tuple[list[bytes], list[int]]] = {}
-        for number, line in enumerate(data.split(b"\n")[:-1], 1):
-            name, tab, mod = line.partition(b"\t[")
+        lines by object, keeping their order."""
+        groups: dict[bytes, list[bytes]] = {}
+        for line in data.split(b"\n")[:-1]:
+            _name, tab, mod = line.partition(b"\t[")
             key = mod[:-1] if tab and mod.endswith(b"]") else b""
-            lines, numbers = groups.setdefault(key, ([], []))
-            lines.append(line)
-            numbers.append(number)
-        for key, (lines, numbers) in groups.items():
+            groups.setdefault(key, []).append(line)
+        for key, lines in groups.items():
             suffix = b"\t[" + key + b"]\n" if key else b"\n"
             obj = key.decode("utf-8", "surrogateescape") if key else VMLINUX
-            self._add(obj, b"\n".join(lines) + b"\n", suffix, 1, numbers)
+            self._add(obj, b"\n".join(lines) + b"\n", suffix)
 
     def objects(self) -> list[str]:
         return list(self.blocks)
