@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Fixtures for the symbol verification tests: Debian's real symbol
-tables (see debian.py); a test that needs them fails with the reason
+tables (see debian_symbols.py); a test that needs them fails with the reason
 when they cannot be produced."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import debian  # noqa: E402
+import debian_symbols as debian  # noqa: E402
 
 
 def _real(func, *args):

@@ -2,7 +2,7 @@
 """The readers and the verification on Debian's real kernel: a
 /proc/kallsyms dumped from the booted kernel (modules with real homonyms
 loaded), the image package's modules, and the -dbg package's System.map
-and vmlinux (see debian.py)."""
+and vmlinux (see debian_symbols.py)."""
 
 from __future__ import annotations
 

@@ -10,12 +10,18 @@
   package (about 860 MB to download, 8 s here; only System.map and the
   vmlinux symbol table are kept).
 
-Everything is generated for the kernel that is installed (Debian's ABI
-number changes with security updates, and a dump is only comparable
-with the modules of the same build), and cached under CACHE, keyed by
-the release and the vmlinuz's size and time, behind a lock so that
-parallel test workers generate it once.  Failures raise RealDataError:
-the tests that need the data fail with its reason.
+Generated, not committed: a dump is only comparable with the modules
+and the vmlinux of the very same build, and the kernel that tests/run
+installs changes with every Debian security update (its ABI number is
+resolved at run time); a committed excerpt would stop matching the
+installed modules at the next update, and the whole dump (4 MB, 97,725
+lines for 6.1.0-56 with these modules) is too big for a fixture.  So
+everything is made for the kernel that is installed and cached under
+CACHE, keyed by the release and the vmlinuz's size and time, behind a
+lock so that parallel test workers make it once: the first run boots
+QEMU (about 20 s) and downloads the -dbg package; later runs read the
+cache.  Failures raise RealDataError: the tests that need the data fail
+with its reason.
 """
 
 from __future__ import annotations
