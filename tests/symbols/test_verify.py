@@ -4,6 +4,8 @@ of the verification, on synthetic symbol tables, through main()."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
 from symtest import assemble, calls, run
@@ -266,3 +268,50 @@ def test_nothing_to_verify(tmp_path, dump, capsys):
     status, _o, err, written = converted(
         capsys, ["--strict", "--symbols", dump, plain, out], out)
     assert (status, err, written) == (0, "", True)
+
+
+C_MISTAKES = r"""
+/* A function declared as data, and data declared as a function. */
+extern int klp_fn_as_data
+	__asm__("\".klp.sym.rela.vmlinux.vmlinux.unique_fn,0\"");
+extern void klp_data_as_fn(void)
+	__asm__("\".klp.sym.rela.vmlinux.vmlinux.saved_command_line,0\"");
+extern int klp_right_data
+	__asm__("\".klp.sym.rela.vmlinux.vmlinux.saved_command_line_len,0\"");
+extern void klp_right_fn(void)
+	__asm__("\".klp.sym.rela.vmlinux.vmlinux.cmdline_proc_show.isra.0,0\"");
+int use(void)
+{
+	klp_data_as_fn();
+	klp_right_fn();
+	return klp_fn_as_data + (int)(long)&klp_right_data;
+}
+static const char modinfo[] __attribute__((section(".modinfo"), used)) =
+	"livepatch=Y";
+"""
+
+
+def test_use_against_type_from_compiled_c(tmp_path, capsys):
+    """gcc with the kernel's code model: a call to data and a load from a
+    function are flagged; a right call, and an address taken of data
+    (also a function declared right) are not."""
+    src = tmp_path / "lp.c"
+    src.write_text(C_MISTAKES.replace("saved_command_line_len,0",
+                                      "unique_fn,1"))
+    obj = tmp_path / "lp.o"
+    subprocess.run(["gcc", "-c", "-O2", "-mcmodel=kernel", "-fno-pic",
+                    "-mno-red-zone", str(src), "-o", str(obj)], check=True)
+    ko = tmp_path / "lp.ko"
+    subprocess.run(["ld", "-r", str(obj), "-o", str(ko)], check=True)
+    dump = tmp_path / "k.txt"
+    dump.write_text(DUMP)
+    status, _o, err = run(["--list", "--symbols", dump, ko], capsys)
+    assert status == 0
+    warnings = [line for line in err.splitlines() if "warning:" in line]
+    calls_data = [w for w in warnings if "calls 'saved_command_line'" in w]
+    loads_fn = [w for w in warnings if "reads or writes 'unique_fn' as "
+                "data" in w]
+    assert len(calls_data) == 1 and "R_X86_64_PLT32" in calls_data[0]
+    assert len(loads_fn) == 1 and "R_X86_64_PC32" in loads_fn[0]
+    assert not [w for w in warnings if "cmdline_proc_show" in w and
+                "calls" in w]
