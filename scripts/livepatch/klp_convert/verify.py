@@ -22,11 +22,11 @@ from .convert import find_intermediates
 from .elf import SHN_UNDEF, ElfFile
 from .errors import VerifyError
 from .ksyms import (ADDRESS_ZERO, AMBIGUOUS, CLONE_RE, FOUND, HIDDEN,
-                    NOT_FOUND, VMLINUX, Lookup, ObjectSymbols, Occurrence,
-                    Sources, klp_find)
+                    NOT_FOUND, PAST_END, VMLINUX, Lookup, ObjectSymbols,
+                    Occurrence, Sources, klp_find)
 from .names import KLP_SYM_PREFIX, KlpName
 from .symvers import Symvers
-from .usage import Use, mismatch
+from .usage import CALL, Use, mismatch
 
 
 class Report(namedtuple("Report", ["warnings", "resolved"])):
@@ -152,6 +152,10 @@ def lookup_error(name: KlpName, syms: ObjectSymbols, look: Lookup,
     return [head] + candidate_lines(occs)
 
 
+_LOAD_FAILS = {AMBIGUOUS: "an ambiguous name", PAST_END: "too few symbols",
+               ADDRESS_ZERO: "address 0"}
+
+
 def check_load_view(name: KlpName, syms: ObjectSymbols,
                     live: Lookup) -> list[str]:
     """A module patched by this very relocation is looked up while it
@@ -165,7 +169,7 @@ def check_load_view(name: KlpName, syms: ObjectSymbols,
             live.occurrence.index:
         return []
     what = (f"{load.occurrence.where} {load.occurrence.type}"
-            if load.status == FOUND else load.status)
+            if load.status == FOUND else _LOAD_FAILS.get(load.status, ""))
     return [_error(
         f"symbol '{name.sym}' position {name.pos} in "
         f"{obj_text(name.sym_obj)} ({syms.source}) depends on when the "
@@ -209,7 +213,7 @@ def check_uses(name: KlpName, occ: Occurrence, uses: list[Use]) -> str | None:
     u = bad[0]
     more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
     where = f"section '{u.section}' offset {u.offset:#x}: {u.rtype}"
-    if u.kind == "call":
+    if u.kind == CALL:
         return warn(f"{where} calls '{name.sym}'{more}, but in "
                     f"{obj_text(name.sym_obj)} it is data (type '{occ.type}'):"
                     " is the declaration's type right?")
