@@ -104,8 +104,12 @@ def _key(rel: str) -> Path:
 
 class _Locked:
     def __init__(self, directory: Path) -> None:
-        directory.mkdir(parents=True, exist_ok=True)
-        self.file = open(directory / ".lock", "w")
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self.file = open(directory / ".lock", "w")
+        except OSError as exc:
+            raise RealDataError(f"cannot use the cache {directory}: {exc} "
+                                "(set KLP_SYMBOLS_CACHE)") from None
 
     def __enter__(self) -> "_Locked":
         fcntl.flock(self.file, fcntl.LOCK_EX)
