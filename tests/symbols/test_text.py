@@ -210,8 +210,10 @@ def test_prefetch_with_any_address_width(tmp_path, width):
     mixed = tmp_path / "mixed.txt"
     mixed.write_text("".join(lines[:45]) + "81000999 T odd_one\n" +
                      "".join(lines[45:]))
-    names = {f"name_{i}" for i in range(30)} | {"odd_one"}
-    for path in (p, mixed):
+    names = {f"name_{i}" for i in range(1, 30)} | {"odd_one"}
+    hidden = tmp_path / "hidden.txt"        # identical lines of homonyms
+    hidden.write_text("".join("0" * width + ln[width:] for ln in lines))
+    for path in (p, mixed, hidden):
         many, one = (open_source(str(path)).get("vmlinux") for _ in range(2))
         many.prefetch(names)
         for n in names:

@@ -24,7 +24,7 @@ object's lines, or, for many names at once, with one pass over the names
 from __future__ import annotations
 
 import re
-from itertools import accumulate, compress
+from itertools import compress
 from operator import itemgetter
 
 from .errors import SymbolSourceError
@@ -131,9 +131,10 @@ class _Block(ObjectSymbols):
             text = self.text
             lines = text.split(b"\n")
             width = text.find(b" ") + 3         # "<address> <type> "
-            shape = re.compile(rb"(?:\A|\n)(?![0-9a-fA-F]{%d} [^ \n] )[^\n]"
-                               % (width - 3))
-            if width > 3 and not shape.search(text):
+            line = rb"[0-9a-fA-F]{%d} [^ \n] " % (width - 3)
+            other = re.compile(rb"\n(?!" + line + rb")[^\n]")
+            if width > 3 and re.match(line, text) and \
+                    not other.search(text):
                 keys = list(map(itemgetter(slice(width, None)), lines))
             else:       # addresses of different widths: slower
                 keys = _LINE_KEY.findall(text)
@@ -142,9 +143,20 @@ class _Block(ObjectSymbols):
             self._split = (lines, keys)
         return self._split
 
-    def _offsets(self, lines: list[bytes]) -> list[int]:
-        """Where each line starts in text (C-speed running sums)."""
-        return [0] + list(accumulate(map((1).__add__, map(len, lines))))
+    def _starts(self, lines: list[bytes], hits: list[int]) -> list[int]:
+        """Where the lines @hits (in order) start in text: each found by
+        searching forward from the previous one, one pass in all (a line
+        identical to a hit is a hit itself, so the order holds)."""
+        out, end = [], 0
+        for k in hits:
+            if k == 0:
+                start = 0
+            else:
+                start = self.text.find(b"\n" + lines[k] + b"\n",
+                                       max(end - 1, 0)) + 1
+            out.append(start)
+            end = start + len(lines[k]) + 1
+        return out
 
     def prefetch(self, names: set[str]) -> None:
         todo = [n for n in names if n not in self._cache]
@@ -155,11 +167,10 @@ class _Block(ObjectSymbols):
         wanted = {n.encode("utf-8", "surrogateescape") + tail: n for n in todo}
         lines, keys = self._lines()
         hits = list(compress(range(len(keys)), map(wanted.__contains__, keys)))
-        starts = self._offsets(lines) if hits else []
         for n in todo:
             self._cache[n] = []
-        for k in hits:
-            occ = self._occurrence(lines[k], starts[k])
+        for k, start in zip(hits, self._starts(lines, hits)):
+            occ = self._occurrence(lines[k], start)
             if occ is not None:
                 self._cache[wanted[keys[k]]].append(occ)
 
