@@ -13,7 +13,7 @@ import struct
 import sys
 from collections.abc import Callable, Sequence
 
-from .errors import CheckError, ElfFormatError, KlpError, VerifyError
+from .errors import ElfFormatError, KlpError, VerifyError
 
 PROG = "klp-convert"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -76,10 +76,16 @@ def _say(path: str, what: object, err: bool = True) -> None:
         stream.write(line.decode("utf-8") + "\n")
 
 
-def _warn(path: str, what: str) -> None:
-    """A warning: stderr, exit status unchanged (an error with
-    --strict)."""
-    _say(path, f"warning: {what}")
+def _warn(path: str, warnings: Sequence[str], strict: bool) -> bool:
+    """Print "klp-convert: <file>: warning: <what>" lines; True if they
+    stop the run (--strict): the caller then writes nothing, status 1."""
+    for what in warnings:
+        _say(path, f"warning: {what}")
+    if warnings and strict:
+        print(f"{PROG}: {path}: {len(warnings)} warning(s) and --strict: "
+              "nothing written", file=sys.stderr)
+        return True
+    return False
 
 
 def _read(path: str) -> bytes:
@@ -136,8 +142,9 @@ def _print_table(path: str, moves, resolved=None) -> None:
 
 
 def _verify(inp: str, raw: bytes, args):
-    """Symbol verification, before anything is written: prints the
-    warnings, raises KlpError for a refused module."""
+    """Symbol verification (verify.py), before anything is written: the
+    report (its warnings are the caller's to print); a refused module
+    raises VerifyError, after its warnings are printed."""
     from .verify import verify_module
     sources = symvers = None
     if args.symbols:
@@ -147,17 +154,10 @@ def _verify(inp: str, raw: bytes, args):
         from .symvers import Symvers
         symvers = Symvers.read(args.symvers)
     try:
-        report = _guarded(verify_module, raw, sources, symvers)
+        return _guarded(verify_module, raw, sources, symvers)
     except VerifyError as exc:
-        for text in exc.warnings:
-            _warn(inp, text)
+        _warn(inp, exc.warnings, False)
         raise
-    for text in report.warnings:
-        _warn(inp, text)
-    if args.strict and report.warnings:
-        raise CheckError(f"refused with --strict: {len(report.warnings)} "
-                         "warnings")
-    return report
 
 
 def _do_weaken(paths: Sequence[str], args) -> int:
@@ -187,6 +187,8 @@ def _do_convert(inp: str, out: str, args) -> int:
         raw = _read(inp)
         res = _convert_bytes(raw, args.list)
         report = _verify(inp, raw, args)
+        if _warn(inp, report.warnings, args.strict):
+            return EXIT_ERROR
         if args.list:
             _print_table(inp, res.moves,
                          report.resolved if args.symbols else None)
