@@ -9,7 +9,7 @@ updating a list. A message is the first argument of:
   ``Error`` or ``Exception``, raised or not), or
 - a call of a function or method whose name says it reports an error
   or a warning (``error``, ``fail``, ``die``, ``fatal``, ``usage_error``,
-  ``warn`` ...), or
+  ``warning`` ...), or
 - ``print(..., file=sys.stderr)``.
 
 The first argument may be a string, an f-string, ``"..." % args``,
@@ -28,8 +28,7 @@ from typing import Iterable, List, Optional, Sequence
 
 REPORTER_NAMES = frozenset({
     "error", "fail", "die", "fatal", "usage_error", "_error", "_fail",
-    "_die", "_fatal", "err", "_err", "abort", "_abort",
-    "warn", "_warn", "warning",
+    "_die", "_fatal", "err", "_err", "abort", "_abort", "warning",
 })
 
 GAP = None  # marks an interpolated value in Template.parts

@@ -16,7 +16,7 @@ import pytest
 
 import symtest  # noqa: F401  (puts klp_convert on sys.path)
 from klp_convert import ksyms_elf
-from klp_convert.errors import SymbolSourceError
+from klp_convert.ksyms import SymbolSourceError
 from klp_convert.ksyms import FOUND, klp_find
 from klp_convert.ksyms_open import open_source
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import symtest  # noqa: F401  (puts klp_convert on sys.path)
-from klp_convert.errors import SymbolSourceError
+from klp_convert.ksyms import SymbolSourceError
 from klp_convert.ksyms import (ADDRESS_ZERO, AMBIGUOUS, FOUND, NOT_FOUND,
                                PAST_END, Occurrence, klp_find)
 from klp_convert.ksyms_open import open_source

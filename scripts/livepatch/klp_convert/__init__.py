@@ -22,7 +22,7 @@ Verification against the target kernel (--symbols, --symvers):
   suggest      close names among 200,000
   symvers      Module.symvers
   usage        calls and data accesses, per relocation
-  verify       the checks, errors and warnings
+  symcheck     the checks, errors and warnings
 """
 
 __version__ = "0.1.0"

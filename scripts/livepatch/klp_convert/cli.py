@@ -13,7 +13,7 @@ import struct
 import sys
 from collections.abc import Callable, Sequence
 
-from .errors import ElfFormatError, KlpError, VerifyError
+from .errors import ElfFormatError, KlpError
 
 PROG = "klp-convert"
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--weaken", action="store_true",
                       help="before modpost: mark the intermediate symbols of "
                       "each OBJ weak, in place (Kbuild hook)")
-    # Symbol verification (verify.py).
+    # Symbol verification (symcheck.py).
     p.add_argument("--symbols", metavar="SRC", action="append", default=[],
                    help="check every intermediate symbol against the target "
                    "kernel's symbols: a /proc/kallsyms dump, a System.map, a "
@@ -142,10 +142,10 @@ def _print_table(path: str, moves, resolved=None) -> None:
 
 
 def _verify(inp: str, raw: bytes, args):
-    """Symbol verification (verify.py), before anything is written: the
+    """Symbol verification (symcheck.py), before anything is written: the
     report (its warnings are the caller's to print); a refused module
     raises VerifyError, after its warnings are printed."""
-    from .verify import verify_module
+    from .symcheck import VerifyError, verify_module
     sources = symvers = None
     if args.symbols:
         from .ksyms_open import open_sources

@@ -27,18 +27,15 @@ class CheckError(KlpError):
     """The converted module would be refused (or misapplied) by the kernel."""
 
 
-class SymbolSourceError(KlpError):
-    """A --symbols source (kallsyms dump, System.map, vmlinux, module or
-    module directory) cannot be read; reported against its own path."""
-
-    def __init__(self, message: str, path: str) -> None:
-        super().__init__(message)
-        self.path = path
+class InputError(KlpError):
+    """A path that klp-convert must not read or replace: not a regular
+    file, or larger than any module the kernel loads."""
 
 
-class VerifyError(CheckError):
-    """Intermediate symbols do not resolve in the target kernel as
-    written; the message has one problem per paragraph, and .warnings
-    the warnings found on the way."""
-
-    warnings: list = []
+def warning(text: str) -> str:
+    """A warning: something the kernel accepts but probably will not do as
+    meant.  Functions return a list of them; cli prints each as
+    "klp-convert: <file>: warning: <text>" and --strict makes them errors.
+    (A function rather than a bare string so that tests/docs finds the
+    text and checks that it is documented.)"""
+    return text

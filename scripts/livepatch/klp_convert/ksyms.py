@@ -33,7 +33,20 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 
+from .errors import KlpError
+
 VMLINUX = "vmlinux"
+
+
+class SymbolSourceError(KlpError):
+    """A --symbols source (kallsyms dump, System.map, vmlinux, module or
+    module directory) or a Module.symvers cannot be read; reported
+    against its own path."""
+
+    def __init__(self, message: str, path: str) -> None:
+        super().__init__(message)
+        self.path = path
+
 
 # klp_find() outcomes
 FOUND = "found"

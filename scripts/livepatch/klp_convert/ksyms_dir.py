@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import SymbolSourceError
-from .ksyms import ObjectSymbols, Source, module_name
+from .ksyms import ObjectSymbols, Source, SymbolSourceError, module_name
 from .ksyms_elf import read_module
 
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")

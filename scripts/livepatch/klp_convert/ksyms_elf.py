@@ -32,8 +32,9 @@ from itertools import compress
 from .elf import (SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_COMMON,
                   SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, SHT_STRTAB,
                   SHT_SYMTAB, ElfFile)
-from .errors import KlpError, SymbolSourceError
-from .ksyms import VMLINUX, ObjectSymbols, Occurrence, Source, module_name
+from .errors import KlpError
+from .ksyms import (VMLINUX, ObjectSymbols, Occurrence, Source,
+                    SymbolSourceError, module_name)
 from .ksyms_text import kallsyms_ignores
 
 STT_OBJECT = 1

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import SymbolSourceError
-from .ksyms import Source, Sources
+from .ksyms import Source, Sources, SymbolSourceError
 from .ksyms_dir import ModuleDirSource
 from .ksyms_elf import ET_REL, ElfSource, decompress, read_module, read_vmlinux
 from .ksyms_text import TextSource

@@ -27,8 +27,8 @@ import re
 from itertools import compress
 from operator import itemgetter
 
-from .errors import SymbolSourceError
-from .ksyms import VMLINUX, ObjectSymbols, Occurrence, Source
+from .ksyms import (VMLINUX, ObjectSymbols, Occurrence, Source,
+                    SymbolSourceError)
 
 # Pseudo-modules of /proc/kallsyms: not module symbol tables, never
 # searched by klp_find_object_symbol().

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from .errors import SymbolSourceError
-from .ksyms import VMLINUX, module_name
+from .ksyms import VMLINUX, SymbolSourceError, module_name
 
 
 class Export(namedtuple("Export", ["symbol", "obj", "kind", "namespace"])):

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Verification of a livepatch module against the target kernel.
+"""klp-convert --symbols, --symvers: checks of a livepatch module against
+the target kernel.
 
 Without symbols (always, when there is something to convert):
   - .modinfo depends= must not name a module that is also an lp-obj;
@@ -20,13 +21,21 @@ from collections import namedtuple
 
 from .convert import find_intermediates
 from .elf import SHN_UNDEF, ElfFile
-from .errors import VerifyError
+from .errors import CheckError
 from .ksyms import (ADDRESS_ZERO, AMBIGUOUS, CLONE_RE, FOUND, HIDDEN,
                     NOT_FOUND, PAST_END, VMLINUX, Lookup, ObjectSymbols,
                     Occurrence, Sources, klp_find)
 from .names import KLP_SYM_PREFIX, KlpName
 from .symvers import Symvers
 from .usage import CALL, Use, mismatch
+
+
+class VerifyError(CheckError):
+    """Intermediate symbols do not resolve in the target kernel as
+    written; the message has one problem per paragraph, and .warnings
+    the warnings found on the way."""
+
+    warnings: list = []
 
 
 class Report(namedtuple("Report", ["warnings", "resolved"])):
@@ -46,7 +55,7 @@ def _error(message: str) -> str:
     return message
 
 
-def warn(message: str) -> str:
+def warning(message: str) -> str:
     """A warning message (tests/docs collects the calls of this)."""
     return message
 
@@ -102,9 +111,9 @@ def check_exported(name: KlpName, symvers: Symvers) -> str | None:
     if name.sym_obj != VMLINUX or export is None or export.obj != VMLINUX:
         return None
     ns = f", namespace {export.namespace}" if export.namespace else ""
-    return warn(f"symbol '{name.sym}' is exported by vmlinux ({export.kind}"
-                f"{ns}, Module.symvers): a plain reference works, "
-                "KLP_RELOC_SYMBOL() is not needed")
+    return warning(f"symbol '{name.sym}' is exported by vmlinux ({export.kind}"
+                   f"{ns}, Module.symvers): a plain reference works, "
+                   "KLP_RELOC_SYMBOL() is not needed")
 
 
 # -- lookups ---------------------------------------------------------------
@@ -113,10 +122,10 @@ def check_compiler_name(name: KlpName) -> str | None:
     m = CLONE_RE.search(name.sym)
     if m is None:
         return None
-    return warn(f"symbol '{name.sym}' is a compiler-made name "
-                f"('{m.group(0).strip('.')}'): another build of "
-                f"{obj_text(name.sym_obj)} may name it differently or not "
-                "have it")
+    return warning(f"symbol '{name.sym}' is a compiler-made name "
+                   f"('{m.group(0).strip('.')}'): another build of "
+                   f"{obj_text(name.sym_obj)} may name it differently or not "
+                   "have it")
 
 
 def candidate_lines(occs: list[Occurrence]) -> list[str]:
@@ -214,21 +223,22 @@ def check_uses(name: KlpName, occ: Occurrence, uses: list[Use]) -> str | None:
     more = f" (and {len(bad) - 1} more)" if len(bad) > 1 else ""
     where = f"section '{u.section}' offset {u.offset:#x}: {u.rtype}"
     if u.kind == CALL:
-        return warn(f"{where} calls '{name.sym}'{more}, but in "
-                    f"{obj_text(name.sym_obj)} it is data (type '{occ.type}'):"
-                    " is the declaration's type right?")
-    return warn(f"{where} reads or writes '{name.sym}' as data{more}, but "
-                f"in {obj_text(name.sym_obj)} it is a function (type "
-                f"'{occ.type}'): is the declaration's type right?")
+        return warning(f"{where} calls '{name.sym}'{more}, but in "
+                       f"{obj_text(name.sym_obj)} it is data (type "
+                       f"'{occ.type}'): is the declaration's type right?")
+    return warning(f"{where} reads or writes '{name.sym}' as data{more}, but "
+                   f"in {obj_text(name.sym_obj)} it is a function (type "
+                   f"'{occ.type}'): is the declaration's type right?")
 
 
 def check_position(name: KlpName, look: Lookup) -> str | None:
     if name.pos == 0 or look.count != 1:
         return None
-    return warn(f"symbol '{name.sym}' is unique in {obj_text(name.sym_obj)} "
-                f"but written with position {name.pos}: position 0 "
-                "(KLP_RELOC_SYMBOL()) would also catch a kernel where it "
-                "is no longer unique")
+    return warning(f"symbol '{name.sym}' is unique in "
+                   f"{obj_text(name.sym_obj)} but written with position "
+                   f"{name.pos}: position 0 "
+                   "(KLP_RELOC_SYMBOL()) would also catch a kernel where it "
+                   "is no longer unique")
 
 
 class _Verifier:
@@ -260,7 +270,7 @@ class _Verifier:
         order = self.count = self.count + 1
         covering = self.sources.covering(name.sym_obj)
         if not covering:
-            self.warnings.append(warn(
+            self.warnings.append(warning(
                 f"symbol '{name.sym}' not verified: no --symbols source "
                 f"covers {obj_text(name.sym_obj)}"))
             return
