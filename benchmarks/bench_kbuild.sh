@@ -3,11 +3,14 @@
 #
 # Overhead of the klp-convert Kbuild hook on a build of ordinary modules.
 #
-#   benchmarks/bench_kbuild.sh [NMODULES] [REPS]
+#   benchmarks/bench_kbuild.sh [--suite SUITE] [NMODULES] [REPS]
 #
-# Generates NMODULES (default 200) ordinary modules plus one livepatch
-# module, makes a hooked and an unhooked private copy of Debian's headers
-# at the same path (contrib/klp-headers), and times a clean
+# Generates NMODULES (default 200) ordinary modules, makes a hooked and an
+# unhooked private copy of a Debian kernel's headers at the same path
+# (contrib/klp-headers): the host's installed headers, or with --suite
+# (bookworm, trixie, trixie-backports, sid) that suite's current kernel,
+# built in its chroot (tools/testing/selftests/livepatch/vmtest --suite
+# SUITE --print-env / --run).  Times a clean
 # `make -j$(nproc) M=...` of the ordinary modules with each, alternating,
 # REPS times (default 3); prints the medians of wall time and of CPU time
 # (user + system of make and everything it ran: robust against other load
@@ -15,11 +18,29 @@
 # are byte-identical either way.
 
 set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+suite=
+if [ "${1:-}" = --suite ]; then
+	suite=$2
+	shift 2
+fi
 n=${1:-200}
 reps=${2:-3}
-top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+
+headers_opt=()
+run=()
+label="host headers"
+if [ -n "$suite" ]; then
+	vmtest=$top/tools/testing/selftests/livepatch/vmtest
+	"$vmtest" --suite "$suite" --print-env > "$work/env.json"
+	headers=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["headers"])' "$work/env.json")
+	mapfile -t run < <(python3 -c 'import json,sys; print("\n".join(json.load(open(sys.argv[1]))["run"]))' "$work/env.json")
+	release=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["release"])' "$work/env.json")
+	headers_opt=(--headers "$headers")
+	label="$suite $release"
+fi
 
 mods=$work/mods
 mkdir -p "$mods"
@@ -34,21 +55,33 @@ static void m_exit(void) { }
 module_init(m_init);
 module_exit(m_exit);
 MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("bench_kbuild: ordinary module $i");
 EOC
 	objs="$objs m$i.o"
 done
 echo "obj-m := $objs" > "$mods/Kbuild"
 
+# Run a command where the kernel's compiler is (the host, or the chroot
+# with $work visible at the same path).
+here() {
+	if [ ${#run[@]} -eq 0 ]; then
+		"$@"
+	else
+		(cd "$work" && "${run[@]}" "$@")
+	fi
+}
+
 build() {	# $1: hook|plain -> "wall cpu" in seconds
 	local kdir
 	if [ "$1" = hook ]; then
-		kdir=$("$top/contrib/klp-headers" "$work/kdir" | tail -n1)
+		kdir=$("$top/contrib/klp-headers" "${headers_opt[@]}" "$work/kdir" 2>/dev/null | tail -n1)
 	else
-		kdir=$("$top/contrib/klp-headers" --no-hook "$work/kdir" | tail -n1)
+		kdir=$("$top/contrib/klp-headers" "${headers_opt[@]}" --no-hook "$work/kdir" | tail -n1)
 	fi
-	make -s -C "$kdir" M="$mods" clean >/dev/null
-	/usr/bin/time -f "%e %U %S" -o "$work/time" \
-		make -s -j"$(nproc)" -C "$kdir" M="$mods" >/dev/null 2>&1
+	here make -s -C "$kdir" M="$mods" clean >/dev/null
+	# bash's time: wall, user and system time of make and all it ran
+	here bash -c 'TIMEFORMAT="%R %U %S"; { time make -s -j"$(nproc)" -C "$1" M="$2" \
+		>/dev/null 2>&1; } 2> "$3"' bash "$kdir" "$mods" "$work/time"
 	awk '{printf "%.2f %.2f\n", $1, $2 + $3}' "$work/time"
 }
 
@@ -65,6 +98,7 @@ for r in $(seq 1 "$reps"); do
 done
 pw=$(cut -d' ' -f1 "$work/plain" | median); pc=$(cut -d' ' -f2 "$work/plain" | median)
 hw=$(cut -d' ' -f1 "$work/hook" | median); hc=$(cut -d' ' -f2 "$work/hook" | median)
+echo "kernel: $label"
 echo "modules: $n ordinary; make -j$(nproc) M=; median of $reps clean builds"
 echo "without hook: wall $pw s, cpu $pc s"
 echo "with hook:    wall $hw s, cpu $hc s"

@@ -118,6 +118,10 @@ def build_module(path: str, refs: List[str]) -> None:
     asm = ['.section .modinfo,"a"', '.asciz "livepatch=Y"',
            '.asciz "license=GPL"', ".text", ".globl f", "f:"]
     asm += [f'\tcall "{r}"' for r in refs] + ["\tret"]
+    # the klp_object names, where klp-convert's lp-obj check finds them
+    asm += ['.section .rodata.str1.1,"aMS",@progbits,1']
+    asm += [f'.asciz "{lp}"' for lp in sorted({r.split(".")[4]
+                                               for r in refs})]
     with open(path + ".s", "w") as f:
         f.write("\n".join(asm) + "\n")
     subprocess.run(["as", "--64", "-o", path + ".o", path + ".s"], check=True)

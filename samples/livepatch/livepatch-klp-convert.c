@@ -73,3 +73,4 @@ module_init(livepatch_init);
 module_exit(livepatch_exit);
 MODULE_LICENSE("GPL");
 MODULE_INFO(livepatch, "Y");
+MODULE_DESCRIPTION("Livepatch sample: a non-exported symbol through klp-convert");

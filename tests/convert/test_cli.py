@@ -208,3 +208,37 @@ def test_launcher_help_is_fast_and_lean(tmp_path):
                        capture_output=True, text=True)
     assert r.returncode == 0 and "usage: klp-convert" in r.stdout
     assert "elftools" not in r.stderr, "pyelftools imported for --help"
+
+
+LIST_ASM = """
+.section .modinfo,"a"
+.asciz "livepatch=Y"
+.globl ".klp.sym.rela.vmlinux.vmlinux.unused,0"
+.text
+.globl f
+f:
+    ret
+.section .debug_info,"",@progbits
+    .quad ".klp.sym.rela.vmlinux.vmlinux.debug_only,0"
+    .quad f
+"""
+
+
+def test_list_agrees_with_the_conversion(tmp_path, capsys):
+    """Intermediate symbols that no relocation uses, or only debug
+    information: the conversion converts them, so --list lists them."""
+    from conftest import assemble
+    from elfcheck import SHN_LIVEPATCH, Elf
+    src = assemble(LIST_ASM, tmp_path / "m.o")
+    status, out, err = run(["--list", src], capsys)
+    assert status == 0 and not err
+    assert "no intermediate klp symbols" not in out
+    rows = [line.split() for line in out.splitlines()[1:]]
+    listed = {r[-1] for r in rows}
+    assert listed == {".klp.sym.vmlinux.unused,0", ".klp.sym.vmlinux.debug_only,0"}
+    assert all(r[:3] == ["-", "-", "-"] for r in rows)
+    status, out, _e = run(["-v", src, tmp_path / "m.ko"], capsys)
+    assert status == 0 and "converted 2 symbols" in out
+    converted = {s.name for s in Elf((tmp_path / "m.ko").read_bytes()).symbols
+                 if s.shndx == SHN_LIVEPATCH}
+    assert converted == listed

@@ -1,15 +1,23 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Truncated and corrupted modules: a clean error (or a harmless success),
-never a traceback, no output file, the input untouched."""
+never a traceback, no output file, the input untouched; and random
+modules of the shapes of issue 10 against a model of the kernel."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import random
+import tempfile
+from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from conftest import run
+from conftest import assemble, run
+from elfcheck import Elf, apply_module, apply_unconverted
 
 SEED = 20261122
 CASES = 300
@@ -73,3 +81,117 @@ def test_corrupted_in_place(mode, fixture_obj, tmp_path, capsys):
         if mode == ["--list"]:
             assert path.read_bytes() == blob, label
         assert sorted(os.listdir(tmp_path)) == ["fuzz.ko", "lp_more-x86_64.o"], label
+
+
+# --- finished modules: --check and --strip-debug on corrupted input --------
+
+@pytest.mark.parametrize("mode", [["--check"], ["--strip-debug"]])
+def test_corrupted_finished_modules(mode, fixture_obj, tmp_path, capsys):
+    """A converted module, corrupted: --check and --strip-debug give a
+    clean answer, never a traceback; --check writes nothing, and what
+    --strip-debug writes passes --check whenever the input did."""
+    conv = tmp_path / "conv.ko"
+    assert run([fixture_obj("lp_more.c"), conv])[0] == 0
+    data = conv.read_bytes()
+    rng = random.Random(SEED + len(mode[0]))
+    path = tmp_path / "fuzz.ko"
+    out = tmp_path / "fuzz-out.ko"
+    for n, (label, blob) in enumerate(_mutations(data, rng)):
+        if n % 2:
+            continue
+        path.write_bytes(blob)
+        if out.exists():
+            out.unlink()
+        status, _o, err = run([*mode, path, *([out] if mode != ["--check"] else [])],
+                              capsys)
+        assert status in (0, 1), f"{label}: status {status}: {err}"
+        assert "Traceback" not in err and "internal error" not in err, f"{label}: {err}"
+        assert path.read_bytes() == blob, label
+        if status == 1:
+            assert err.startswith(f"klp-convert: {path}: ") or \
+                err.startswith(f"klp-convert: {out}: "), f"{label}: {err}"
+            assert not out.exists(), label
+        elif mode == ["--strip-debug"] and run(["--check", path], capsys)[0] == 0:
+            assert run(["--check", out], capsys)[0] == 0, label
+        assert not [p for p in os.listdir(tmp_path) if p.endswith(".klp.tmp")], label
+
+
+# --- hypothesis: the input shapes of issue 10 -------------------------------
+
+TYPES = {"R_X86_64_64": 8, "R_X86_64_32S": 4, "R_X86_64_PC32": 4,
+         "R_X86_64_32": 4}
+# (section, flags, who cannot use it: None, "module" or "all")
+TARGETS = [(".data.a", '"aw"', None), (".rodata.b", '"a"', None),
+           ("__param", '"a"', "module"), ("__mcount_loc", '"a"', "module"),
+           (".gnu.linkonce.this_module", '"aw"', "module"),
+           ("__patchable_function_entries", '"a"', "module"),
+           (".init.data", '"aw"', "module"), (".data..percpu", '"aw"', "all"),
+           ("__versions", '"a"', "all")]
+LP_OBJS = {"vmlinux": ("vmlinux", "vmlinux"), "module": ("mod_a", "mod_a")}
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, len(TARGETS) - 1),
+                          st.sampled_from(sorted(TYPES)),
+                          st.sampled_from(sorted(LP_OBJS)),
+                          st.integers(0, 8)),
+                min_size=1, max_size=5),
+       st.text(st.characters(min_codepoint=0x61, max_codepoint=0x7ff,
+                             blacklist_characters=",.\"\\"),
+               min_size=1, max_size=300),
+       st.integers(0, 25))
+def test_issue10_shapes(items, symname, posdigits):
+    """Targets the kernel never relocates or reads too early, relocation
+    types too narrow for an address, sites past the end of an 8-byte
+    section, UTF-8 names against the byte limit, positions of up to 25
+    digits: klp-convert refuses exactly what an independent model of the
+    kernel refuses; what it accepts passes --check, strips with
+    --strip-debug into a module that passes --check, and relocates like
+    the unconverted object."""
+    pos = "9" * posdigits if posdigits else "0"
+    lines = ['.section .modinfo,"a"', '.asciz "livepatch=Y"',
+             '.section .rodata.str1.1,"aMS",@progbits,1', '.asciz "mod_a"']
+    refuse = (len(symname.encode()) > 511 or int(pos) > (1 << 64) - 1)
+    size = {}                           # each item adds 8 bytes to its section
+    for t, *_rest in items:
+        size[t] = size.get(t, 0) + 8
+    sites = {}
+    overlaps = False            # the conversion accepts them, --check not
+    for n, (t, rtype, lp, off) in enumerate(items):
+        name, flags, who = TARGETS[t]
+        lp_obj, sym_obj = LP_OBJS[lp]
+        lines += [f".section {name},{flags}", ".quad 0",
+                  f'.reloc {off}, {rtype}, ".klp.sym.rela.{lp_obj}.{sym_obj}.'
+                  f'{symname}{n},{pos}"']
+        width = TYPES[rtype]
+        # x86_64 refuses a nonzero site: two relocations on the same bytes
+        # (the kernel model below would refuse them too)
+        overlap = any(off < o + w and o < off + width for o, w in sites.get(t, []))
+        sites.setdefault(t, []).append((off, width))
+        refuse = refuse or rtype == "R_X86_64_32" or off + width > size[t] \
+            or who == "all" or (who == "module" and lp == "module")
+        overlaps = overlaps or overlap
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        src = assemble("\n".join(lines) + "\n", tmp / "m.o")
+        before = src.read_bytes()
+        out = tmp / "m.ko"
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err):
+            status = run([src, out])[0]
+        assert status == (1 if refuse else 0), err.getvalue()
+        assert src.read_bytes() == before and "Traceback" not in err.getvalue()
+        if status:
+            assert err.getvalue().count("\n") == 1 and not out.exists()
+            return
+        with contextlib.redirect_stdout(io.StringIO()):
+            if overlaps:
+                assert run(["--check", out])[0] == 1
+                return
+            assert run(["--check", "--strict", out])[0] == 0
+            stripped = tmp / "s.ko"
+            assert run(["--strip-debug", out, stripped])[0] == 0
+            assert run(["--check", stripped])[0] == 0
+        assert apply_module(Elf(out.read_bytes())) == apply_unconverted(Elf(before))

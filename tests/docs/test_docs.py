@@ -77,6 +77,7 @@ def f(sym, sec, n):
     raise KlpError(f"{sym}")
     print(f"{PROG}: {sym}: interrupted", file=sys.stderr)
     print(f"{PROG}: {sym}: converted", file=sys.stdout)
+    out.append(warning(f"lp-obj {sym} is not declared"))
 '''
     found = {t.text for t in messages.templates_in_source(source)}
     assert found == {
@@ -87,6 +88,7 @@ def f(sym, sec, n):
         "plain message",
         "--weaken takes object files",
         "<...>: <...>: interrupted",
+        "lp-obj <...> is not declared",
     }
     tmpl = next(t for t in messages.templates_in_source(source)
                 if t.text.startswith("<...>: symbol"))

@@ -1,218 +1,245 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""The Kbuild hook in real builds: `make -C KDIR M=dir` against private
-copies of Debian's installed headers, one with the hook (klp-headers) and
-one without (klp-headers --no-hook)."""
+"""The Kbuild hook in real builds, on every supported kernel: `make -C
+KDIR M=dir` against private copies of each Debian kernel's headers
+package, one with the hook (klp-headers) and one without (--no-hook),
+run where the kernel's compiler is.  Each test runs once per kernel
+(bookworm 6.1, trixie 6.12, trixie-backports 7.3, sid 7.2)."""
 
 from __future__ import annotations
 
-import glob
-import os
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import (BAD_DECL, GOOD_DECL, TOP, Kbuild, bad_lp, good_lp,
+                      headers_copy, livepatch, module_dir, modpost_undefined,
+                      no_tmp_left, ordinary, products, readelf)
 
-TOP = Path(__file__).resolve().parents[2]
-KLP_HEADERS = TOP / "contrib" / "klp-headers"
 pytestmark = pytest.mark.slow
 
-LIVEPATCH_C = r"""
-// SPDX-License-Identifier: GPL-2.0-only
-#include <linux/module.h>
-#include <linux/livepatch.h>
-#include <linux/klp_reloc.h>
-
-extern char *saved_command_line
-	KLP_RELOC_SYMBOL(vmlinux, vmlinux, saved_command_line);
-extern int %(extra_decl)s;
-
-static int new_show(struct seq_file *m, void *v)
-{
-	return saved_command_line[0] + %(extra_use)s;
-}
-
-static struct klp_func funcs[] = {
-	{ .old_name = "cmdline_proc_show", .new_func = new_show, }, { }
-};
-static struct klp_object objs[] = { { .funcs = funcs, }, { } };
-static struct klp_patch patch = { .mod = THIS_MODULE, .objs = objs, };
-
-static int lp_init(void) { return klp_enable_patch(&patch); }
-static void lp_exit(void) { }
-module_init(lp_init);
-module_exit(lp_exit);
-MODULE_LICENSE("GPL");
-MODULE_INFO(livepatch, "Y");
-"""
-
-ORDINARY_C = r"""
-// SPDX-License-Identifier: GPL-2.0-only
-#include <linux/module.h>
-static int n = %d;
-static int o_init(void) { pr_info("ordinary %%d\n", n); return 0; }
-static void o_exit(void) { }
-module_init(o_init);
-module_exit(o_exit);
-MODULE_LICENSE("GPL");
-"""
+KLP_SYM = r"GLOBAL DEFAULT OS \[0xff20\] \.klp\.sym\.vmlinux\.saved_command_line,0"
 
 
-def headers_copy(tmp_path_factory, hook: bool) -> Path:
-    if not glob.glob("/usr/src/linux-headers-*-amd64"):
-        pytest.fail("no Debian headers: tests/run installs linux-headers-amd64")
-    dest = tmp_path_factory.mktemp("kdir-hook" if hook else "kdir-plain")
-    cmd = [str(KLP_HEADERS)] + ([] if hook else ["--no-hook"]) + [str(dest)]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return Path(out.strip().splitlines()[-1])
+def klp_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if "KLP [M]" in line]
 
 
-@pytest.fixture(scope="session")
-def kdir(tmp_path_factory) -> Path:
-    return headers_copy(tmp_path_factory, True)
-
-
-def make(kdir: Path, mdir: Path, *args: str, check: bool = True):
-    r = subprocess.run(["make", "-j2", "-C", str(kdir), f"M={mdir}", *args],
-                       capture_output=True, text=True)
-    if check:
-        assert r.returncode == 0, r.stdout + r.stderr
-    return r
-
-
-def module_dir(tmp_path: Path, files: dict) -> Path:
-    d = tmp_path / "mod"
-    d.mkdir()
-    objs = " ".join(name[:-2] + ".o" for name in files if name.endswith(".c"))
-    (d / "Kbuild").write_text(
-        f"obj-m := {objs}\nccflags-y += -I$(srctree)/scripts/livepatch/include\n")
-    for name, text in files.items():
-        (d / name).write_text(text)
-    return d
-
-
-def livepatch(extra_decl="unused_declaration", extra_use="0"):
-    return LIVEPATCH_C % {"extra_decl": extra_decl, "extra_use": extra_use}
-
-
-def readelf(path: Path, *opts: str) -> str:
-    return subprocess.run(["readelf", "-W", *opts, str(path)], check=True,
-                          capture_output=True, text=True).stdout
-
-
-def test_livepatch_and_ordinary_modules(kdir, tmp_path):
-    files = {"lp.c": livepatch(), "ord.c": ORDINARY_C % 1}
-    d = module_dir(tmp_path, files)
-    r = make(kdir, d)
-    assert re.search(r"KLP \[M\]\s+\S*/lp\.ko", r.stdout), r.stdout
-    assert "ord.ko" not in "".join(l for l in r.stdout.splitlines() if "KLP" in l)
+def test_livepatch_and_ordinary_modules(kbuild: Kbuild, tmp_path: Path) -> None:
+    d = module_dir(tmp_path, "obj-m := lp.o ord.o",
+                   {"lp.c": good_lp(), "ord.c": ordinary()})
+    r = kbuild.make(d)
+    klp = klp_lines(r.stdout)
+    assert len(klp) == 1 and re.search(r"KLP \[M\]\s+\S*lp\.ko \(symbols not verified\)$",
+                                       klp[0]), r.stdout
     syms = readelf(d / "lp.ko", "-s")
-    assert re.search(r"GLOBAL DEFAULT OS \[0xff20\] \.klp\.sym\.vmlinux\.saved_command_line,0", syms)
-    assert ".klp.sym.rela." not in syms
+    assert re.search(KLP_SYM, syms) and ".klp.sym.rela." not in syms, syms
     assert ".klp.rela.vmlinux..text" in readelf(d / "lp.ko", "-S")
-    # MODVERSIONS: nothing of ours in __versions
-    versions = subprocess.run(["strings", str(d / "lp.mod.c")], capture_output=True,
-                              text=True).stdout
-    assert ".klp.sym" not in versions and "klp_enable_patch" in versions
-    assert b".klp" not in _section(d / "lp.ko", "__versions")
-    # a rerun with nothing changed rebuilds nothing (stock Kbuild rewrites
-    # modules.order and Module.symvers of an M= build every time: not ours)
-    def products():
-        return {f: os.stat(f).st_mtime_ns for f in d.iterdir()
-                if f.name.endswith((".o", ".ko", ".mod.c", ".mod"))}
-    stamps = products()
-    r = make(kdir, d)
-    assert not re.search(r"^\s*(LD|KLP|CC)", r.stdout, re.M), r.stdout
-    assert stamps == products()
+    # modpost never versions or reports an intermediate symbol
+    assert ".klp.sym" not in (d / "lp.mod.c").read_text()
+    assert "undefined" not in r.stderr, r.stderr
 
-    # touching the source relinks and reconverts
-    (d / "lp.c").write_text(livepatch() + "\n")
-    r = make(kdir, d, "V=1")
-    assert "scripts/livepatch/klp-convert" in r.stdout and "--weaken" in r.stdout
-    assert ".klp.sym.vmlinux.saved_command_line,0" in readelf(d / "lp.ko", "-s")
+    # a rerun with nothing changed relinks and reconverts nothing
+    stamps = products(d)
+    r = kbuild.make(d)
+    assert not re.search(r"^\s*(LD|KLP|CC)", r.stdout, re.M), r.stdout
+    assert stamps == products(d)
+
+    # touching the source relinks and reconverts (7.x relinks with
+    # if_changed, 6.x with if_changed_except); V=1 shows both steps
+    (d / "lp.c").write_text(good_lp() + "\n")
+    r = kbuild.make(d, "V=1")
+    assert "scripts/livepatch/klp-convert --weaken" in r.stdout, r.stdout
+    assert re.search(r"scripts/livepatch/klp-convert +\S*lp\.ko$", r.stdout, re.M), r.stdout
+    assert re.search(KLP_SYM, readelf(d / "lp.ko", "-s"))
 
     # make clean leaves only the sources
-    make(kdir, d, "clean")
+    kbuild.make(d, "clean")
     assert sorted(f.name for f in d.iterdir()) == ["Kbuild", "lp.c", "ord.c"]
 
 
-def test_ordinary_modules_byte_identical(tmp_path):
-    """Same headers path, same module path: with and without the hook."""
+def test_ordinary_modules_byte_identical_and_no_python(kbuild: Kbuild,
+                                                       tmp_path: Path) -> None:
+    """Same headers path, same module path, with and without the hook; the
+    hooked build runs with PYTHON3=false, so any interpreter start for an
+    ordinary module would fail it."""
+    files = {f"ord{i}.c": ordinary(i) for i in range(3)}
+    d = module_dir(tmp_path, "obj-m := " + " ".join(f"ord{i}.o" for i in range(3)), files)
     dest = tmp_path / "kdir"
-    files = {f"ord{i}.c": ORDINARY_C % i for i in range(3)}
-    d = module_dir(tmp_path, files)
     results = []
     for hook in (False, True):
-        cmd = [str(KLP_HEADERS)] + ([] if hook else ["--no-hook"]) + [str(dest)]
-        kd = Path(subprocess.run(cmd, check=True, capture_output=True,
-                                 text=True).stdout.strip().splitlines()[-1])
-        make(kd, d, "clean")
-        r = make(kd, d)
+        kd = headers_copy(kbuild.env, dest, hook=hook)
+        copy = Kbuild(kbuild.env, kd, dest)
+        copy.make(d, "clean")
+        r = copy.make(d, *(["PYTHON3=false"] if hook else []))
         assert "KLP" not in r.stdout
         results.append({f: (d / f"{f[:-2]}.ko").read_bytes() for f in files})
     assert results[0] == results[1]
 
 
-def _section(path: Path, name: str) -> bytes:
-    out = tmp = path.with_suffix(".sec")
-    subprocess.run(["objcopy", "-O", "binary", f"--only-section={name}", str(path),
-                    str(tmp)], check=True)
-    data = out.read_bytes()
-    tmp.unlink()
-    return data
+def test_bad_livepatch_stops_the_build_and_reruns_fail(kbuild: Kbuild,
+                                                       tmp_path: Path) -> None:
+    d = module_dir(tmp_path, "obj-m := lp.o ord.o",
+                   {"lp.c": good_lp(), "ord.c": ordinary()})
+    kbuild.make(d)
+    assert (d / "lp.ko").exists()
+    (d / "lp.c").write_text(bad_lp())
+    for _ in range(2):
+        r = kbuild.make(d, check=False)
+        assert r.returncode != 0
+        assert re.search(r"klp-convert: \S*lp\.ko: section '\.text[^']*' offset "
+                         r"0x[0-9a-f]+: R_X86_64_PC32 against "
+                         r"'\.klp\.sym\.rela\.lp_target\.vmlinux\.bad_var,0': "
+                         r"module-specific relocation", r.stderr), r.stderr
+        assert not (d / "lp.ko").exists() and no_tmp_left(d)
+    (d / "lp.c").write_text(good_lp())
+    kbuild.make(d)
+    assert re.search(KLP_SYM, readelf(d / "lp.ko", "-s"))
 
 
-def test_bad_livepatch_stops_the_build(kdir, tmp_path):
-    bad = livepatch("bad_var KLP_RELOC_SYMBOL(lp_target, vmlinux, bad_var)",
-                    "bad_var")
-    d = module_dir(tmp_path, {"lp.c": bad})
-    r = make(kdir, d, check=False)
-    assert r.returncode != 0
-    assert re.search(r"klp-convert: \S*lp\.ko: section '\.text[^']*' offset 0x[0-9a-f]+: "
-                     r"R_X86_64_PC32 against '\.klp\.sym\.rela\.lp_target\.vmlinux\.bad_var,0': "
-                     r"module-specific relocation", r.stderr), r.stderr
-    assert not (d / "lp.ko").exists()
-
-
-def test_bad_name_stops_before_modpost(kdir, tmp_path):
-    bad = livepatch('bad_var asm("\\".klp.sym.rela.vmlinux.vmlinux.bad_var\\"")',
-                    "bad_var")
-    d = module_dir(tmp_path, {"lp.c": bad})
-    r = make(kdir, d, check=False)
+def test_bad_name_stops_before_modpost(kbuild: Kbuild, tmp_path: Path) -> None:
+    bad = livepatch(GOOD_DECL + '\nextern int bad_var asm('
+                    '"\\".klp.sym.rela.vmlinux.vmlinux.bad_var\\"");',
+                    "saved_command_line[0] + bad_var")
+    d = module_dir(tmp_path, "obj-m := lp.o", {"lp.c": bad})
+    r = kbuild.make(d, check=False)
     assert r.returncode != 0
     assert "klp-convert: " in r.stderr and "sympos" in r.stderr, r.stderr
+    assert not (d / "lp.mod.c").exists()       # modpost never ran
     assert not (d / "lp.ko").exists()
 
 
-def test_missing_ordinary_symbol_still_fails(kdir, tmp_path):
-    d = module_dir(tmp_path, {"lp.c": livepatch("no_such_symbol_xyz", "no_such_symbol_xyz")})
-    r = make(kdir, d, check=False)
+def test_missing_ordinary_symbols_still_fail(kbuild: Kbuild, tmp_path: Path) -> None:
+    """In a livepatch, and in an ordinary module built next to one:
+    modpost's own error, nothing of ours."""
+    d = module_dir(tmp_path, "obj-m := lp.o ord.o", {
+        "lp.c": livepatch(GOOD_DECL + "\nextern int zz_missing_lp;",
+                          "saved_command_line[0] + zz_missing_lp"),
+        "ord.c": ordinary(decl="extern int zz_missing_ordinary;",
+                          use="zz_missing_ordinary")})
+    r = kbuild.make(d, check=False)
     assert r.returncode != 0
-    assert 'ERROR: modpost: "no_such_symbol_xyz"' in r.stderr, r.stderr
-    assert "undefined!" in r.stderr
+    for sym in ("zz_missing_lp", "zz_missing_ordinary"):
+        assert re.search(modpost_undefined(sym), r.stderr), r.stderr
+    assert ".klp.sym.rela" not in r.stderr
 
 
-def test_sample(kdir, tmp_path):
+def test_plain_copy_rejects_livepatch_like_stock_kbuild(plain_kbuild: Kbuild,
+                                                        tmp_path: Path) -> None:
+    """Without the hook, stock modpost stops at the intermediate symbol:
+    what the hook is for (and why a livepatch never leaves unconverted)."""
+    d = module_dir(tmp_path, "obj-m := lp.o", {"lp.c": good_lp()})
+    inc = TOP / "scripts" / "livepatch" / "include"
+    r = plain_kbuild.make(d, f"KCFLAGS=-I{inc}", check=False, binds=(inc,))
+    assert r.returncode != 0
+    assert re.search(modpost_undefined(".klp.sym.rela.vmlinux.vmlinux."
+                                       "saved_command_line,0"), r.stderr), r.stderr
+
+
+def test_sample(kbuild: Kbuild, tmp_path: Path) -> None:
     d = tmp_path / "sample"
     shutil.copytree(TOP / "samples" / "livepatch", d)
-    r = make(kdir, d, "CONFIG_SAMPLE_LIVEPATCH=m")
-    assert "KLP [M]" in r.stdout
+    r = kbuild.make(d, "CONFIG_SAMPLE_LIVEPATCH=m")
+    assert "KLP [M]" in r.stdout and "WARNING" not in r.stderr, r.stdout + r.stderr
     ko = d / "livepatch-klp-convert.ko"
-    assert ".klp.sym.vmlinux.saved_command_line,0" in readelf(ko, "-s")
-    assert re.search(r"^livepatch:\s+Y$", subprocess.run(
-        ["modinfo", str(ko)], capture_output=True, text=True).stdout, re.M)
+    assert re.search(KLP_SYM, readelf(ko, "-s"))
+    info = subprocess.run(["modinfo", str(ko)], capture_output=True, text=True).stdout
+    assert re.search(r"^livepatch:\s+Y$", info, re.M), info
 
 
-def test_patch_applies_to_linux_source_6_1(tmp_path):
-    tarball = "/usr/src/linux-source-6.1.tar.xz"
-    if not os.path.exists(tarball):
-        pytest.fail(f"{tarball} missing: tests/run installs linux-source-6.1")
-    subprocess.run(["tar", "-xJf", tarball, "-C", str(tmp_path),
-                    "linux-source-6.1/scripts/Makefile.modpost",
-                    "linux-source-6.1/scripts/Makefile.modfinal"], check=True)
-    r = subprocess.run(["patch", "-p1", "-d", str(tmp_path / "linux-source-6.1")],
-                       stdin=open(TOP / "scripts" / "Makefile.modpost.patch"),
-                       capture_output=True, text=True)
-    assert r.returncode == 0, r.stdout + r.stderr
-    assert "rej" not in r.stdout
+def test_composite_livepatch_and_v1(kbuild: Kbuild, tmp_path: Path) -> None:
+    """The intermediate symbol lives in one object of a two-object module."""
+    helper = ("// SPDX-License-Identifier: GPL-2.0-only\n#include <linux/klp_reloc.h>\n"
+              + GOOD_DECL + "\nint lp_first(void);\n"
+              "int lp_first(void) { return saved_command_line[0]; }\n")
+    main = livepatch("int lp_first(void);", "lp_first()")
+    d = module_dir(tmp_path, "obj-m := lpc.o\nlpc-y := main.o helper.o",
+                   {"main.c": main, "helper.c": helper})
+    r = kbuild.make(d, "V=1")
+    conv = [line for line in r.stdout.splitlines()
+            if "scripts/livepatch/klp-convert" in line and "--weaken" not in line]
+    assert len(conv) == 1 and re.search(r"\S*lpc\.ko$", conv[0].rstrip()), r.stdout
+    assert sum("klp-convert --weaken" in line for line in r.stdout.splitlines()) == 1
+    syms = readelf(d / "lpc.ko", "-s")
+    assert re.search(KLP_SYM, syms) and not re.search(r"WEAK .*\.klp\.sym", syms)
+
+
+def test_relink_by_changed_ld_command_reconverts(kbuild: Kbuild, tmp_path: Path) -> None:
+    """if_changed relinks a .ko when only its ld command changed (no newer
+    prerequisite): the hook converts that relinked .ko too; an ordinary
+    module is relinked, not converted."""
+    d = module_dir(tmp_path, "obj-m := lp.o ord.o", {"lp.c": good_lp(), "ord.c": ordinary()})
+    kbuild.make(d)
+    r = kbuild.make(d, "LDFLAGS_MODULE=--build-id=none")
+    assert re.search(r"^\s*LD \[M\]\s+\S*lp\.ko", r.stdout, re.M), r.stdout
+    klp = klp_lines(r.stdout)
+    assert len(klp) == 1 and re.search(r"\blp\.ko\b", klp[0]), r.stdout
+    syms = readelf(d / "lp.ko", "-s")
+    assert re.search(KLP_SYM, syms) and ".klp.sym.rela." not in syms
+    r = kbuild.make(d, "LDFLAGS_MODULE=--build-id=none")
+    assert not re.search(r"^\s*(LD|KLP)", r.stdout, re.M), r.stdout
+
+
+ONLY_KLP = (GOOD_DECL + "\nchar **only_klp __section(\".data.onlyklp\") = "
+            "&saved_command_line;")
+
+
+def installed(root: Path, name: str) -> Path:
+    found = [p for p in root.rglob(f"{name}.ko*") if p.is_file()]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_modules_install_strips_livepatch_safely(kbuild: Kbuild, tmp_path: Path) -> None:
+    """INSTALL_MOD_STRIP=1 strips a livepatch with klp-convert: debug info
+    gone, livepatch records intact (a section whose only relocations are
+    klp ones is what binutils' strip turns into an ordinary .rela against
+    symbol 0)."""
+    d = module_dir(tmp_path, "obj-m := lp.o ord.o",
+                   {"lp.c": livepatch(ONLY_KLP, "(*only_klp)[0]"), "ord.c": ordinary()})
+    kbuild.make(d)
+    inst = tmp_path / "inst"
+    inst.mkdir()
+    r = kbuild.make(d, "modules_install", f"INSTALL_MOD_PATH={inst}",
+                    "INSTALL_MOD_STRIP=1", "DEPMOD=true", binds=(inst,))
+    assert re.search(r"KLP STRIP\s+\S*lp\.ko", r.stdout), r.stdout
+    lp = installed(inst, "lp")
+    check = subprocess.run([str(TOP / "scripts" / "livepatch" / "klp-convert"),
+                            "--check", str(lp)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    if lp.suffix == ".ko":
+        sections = readelf(lp, "-S")
+        assert ".debug_info" not in sections
+        assert ".klp.rela.vmlinux..data.onlyklp" in sections
+        assert ".rela.data.onlyklp" not in sections
+    ordko = installed(inst, "ord")
+    if ordko.suffix == ".ko":
+        assert ".debug_info" not in readelf(ordko, "-S")
+
+
+def test_modules_install_other_strip_is_checked(kbuild: Kbuild, tmp_path: Path) -> None:
+    """Any other INSTALL_MOD_STRIP runs binutils' strip as asked, then
+    klp-convert --check: a damaged livepatch stops the installation, an
+    intact one is installed.  What binutils does differs by version:
+    bookworm's 2.40 turns the .klp.rela section of a target with no other
+    relocations into an ordinary one against symbol 0 (BZ 24456), trixie's
+    2.44 keeps it, sid's changes its type."""
+    d = module_dir(tmp_path, "obj-m := lp.o",
+                   {"lp.c": livepatch(ONLY_KLP, "(*only_klp)[0]")})
+    kbuild.make(d)
+    inst = tmp_path / "inst"
+    inst.mkdir()
+    r = kbuild.make(d, "modules_install", f"INSTALL_MOD_PATH={inst}",
+                    "INSTALL_MOD_STRIP=--strip-debug --remove-section=.comment",
+                    "DEPMOD=true", binds=(inst,), check=False)
+    assert re.search(r"^\s*STRIP\s+\S*lp\.ko$", r.stdout, re.M), r.stdout
+    if r.returncode == 0:
+        assert kbuild.env.suite != "bookworm", "binutils 2.40 damage not caught"
+        lp = installed(inst, "lp")
+        check = subprocess.run([str(TOP / "scripts" / "livepatch" / "klp-convert"),
+                                "--check", str(lp)], capture_output=True, text=True)
+        assert check.returncode == 0, check.stdout + check.stderr
+    else:
+        assert re.search(r"klp-convert: \S*lp\.ko: section '[^']*'", r.stderr), r.stderr
+        assert not list(inst.rglob("lp.ko*"))

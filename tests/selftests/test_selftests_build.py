@@ -263,3 +263,28 @@ def test_build_fail(kdir: Path, tmp_path: Path, case: str) -> None:
     for word in BUILD_FAIL_CASES[case]:
         assert any(word in line for line in msgs), (word, msgs)
     assert not list(moddir.glob("*.ko")), "a rejected module left a .ko"
+
+
+@pytest.mark.parametrize("release,major,minor,want", [
+    ("6.1.0-56-amd64", 6, 3, False),
+    ("6.2.99", 6, 3, False),
+    ("6.3.0", 6, 3, True),
+    ("6.12.117+deb13-amd64", 6, 3, True),
+    ("7.2.13+deb14-amd64", 6, 3, True),
+    ("5.19.0-rc1", 6, 3, False),
+    ("7.3.4+deb13-amd64", 7, 3, True),
+    ("7.3.4+deb13-amd64", 7, 4, False),
+])
+def test_kernel_at_least(tmp_path: Path, release: str, major: int, minor: int,
+                         want: bool) -> None:
+    """The selftests pick the reload behaviour from uname -r."""
+    fake = tmp_path / "uname"
+    fake.write_text(f"#!/bin/sh\necho '{release}'\n")
+    fake.chmod(0o755)
+    script = (f'. "{SELFTESTS}/functions.sh"; '
+              f'kernel_at_least {major} {minor} && echo yes || echo no')
+    res = subprocess.run(_sh_argv("-c", script), capture_output=True, text=True,
+                         cwd=SELFTESTS,
+                         env=dict(os.environ, PATH=f"{tmp_path}:{os.environ['PATH']}"))
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip() == ("yes" if want else "no")

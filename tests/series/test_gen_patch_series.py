@@ -10,8 +10,6 @@ series with git am. The slow test does the same on the whole source tree.
 
 from __future__ import annotations
 
-import importlib.machinery
-import importlib.util
 import os
 import re
 import shutil
@@ -42,35 +40,27 @@ SUBJECTS = {
 }
 
 
-def load_generator():
-    loader = importlib.machinery.SourceFileLoader("gen_patch_series", str(SCRIPT))
-    spec = importlib.util.spec_from_loader("gen_patch_series", loader)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["gen_patch_series"] = module
-    loader.exec_module(module)
-    return module
+sys.path.insert(0, str(SCRIPT.parent))
+
+from klp_series import assemble, merge, plan  # noqa: E402
+from klp_series import base as basemod  # noqa: E402
+from klp_series.project import Project  # noqa: E402
 
 
-gps = load_generator()
+def series_plan(ksrc: Path):
+    """What the generator plans for @ksrc: project, patches, files, sources."""
+    base = basemod.detect(ksrc)
+    layout = basemod.layout(base)
+    src = plan.sources(layout)
+    project = Project("HEAD")
+    hook = next((h for h in base.generation.hooks if project.has(h)), None)
+    patches = plan.series(layout, hook)
+    return project, patches, plan.selected(project.files(), src), src
 
 
 def git(cwd: Path, *args: str, env: Dict[str, str] = None) -> str:
     return subprocess.run(["git", *args], cwd=cwd, check=True, text=True,
                           stdout=subprocess.PIPE, env=env).stdout
-
-
-@pytest.fixture(scope="module")
-def git_env(tmp_path_factory) -> Dict[str, str]:
-    """An identity for commits even on a machine without git config."""
-    home = tmp_path_factory.mktemp("home")
-    (home / ".gitconfig").write_text(
-        "[user]\n\tname = Test Author\n\temail = test@example.org\n"
-        "[init]\n\tdefaultBranch = master\n")
-    env = dict(os.environ)
-    env["HOME"] = str(home)
-    env["GIT_CONFIG_GLOBAL"] = str(home / ".gitconfig")
-    env.pop("GIT_DIR", None)
-    return env
 
 
 def extract(dest: Path, members: List[str]) -> Path:
@@ -105,14 +95,12 @@ def run_generator(ksrc: Path, out: Path, env: Dict[str, str],
                           stderr=subprocess.PIPE, env=env, timeout=1800)
 
 
-def parts_present() -> List[str]:
-    files = gps.project_files("HEAD")
-    series = gps._series()
+def parts_present(ksrc: Path) -> List[str]:
+    _project, patches, files, _src = series_plan(ksrc)
     keys = []
-    for patch in series:
-        owned = [f for f in files if gps.owner(f, series) == patch.key]
-        applied = [p for p in patch.apply_patches if p in files]
-        if owned or applied or patch.key == "tool":
+    for patch in patches:
+        owned = [f for f in files if plan.owner(f, patches) == patch.key]
+        if owned or patch.hook or patch.key == "tool":
             keys.append(patch.key)
     return keys
 
@@ -136,12 +124,13 @@ def check_series(ksrc: Path, out: Path, env: Dict[str, str],
         message = text.split("\n\n", 1)[1].split("\n---\n", 1)[0]
         for line in message.splitlines():
             assert len(line) <= 75, f"{path.name}: {line}"
-    keys = parts_present()
+    keys = parts_present(ksrc)
     assert len(subjects) == len(keys)
     for subject, key in zip(subjects, keys):
         assert subject.startswith(SUBJECTS[key]), subject
 
     cover = patches[0].read_text()
+    assert f"Based on Linux {basemod.detect(ksrc).release} (" in cover
     assert "*** SUBJECT HERE ***" not in cover
     assert "*** BLURB HERE ***" not in cover
     for heading in ("What does this offer over objtool's \"klp post-link\"",
@@ -169,18 +158,19 @@ def check_series(ksrc: Path, out: Path, env: Dict[str, str],
     log = git(clone, "log", "--format=%s", f"-{len(subjects)}", env=env)
     assert log.splitlines()[::-1] == subjects
     # the project's new files arrive byte for byte
-    series = {p.key: p for p in gps._series()}
-    for rel in gps.project_files("HEAD"):
-        key = gps.owner(rel, list(series.values()))
+    project, patches, files, src = series_plan(ksrc)
+    by_key = {p.key: p for p in patches}
+    for rel in files:
+        key = plan.owner(rel, patches)
         if key is None:
             continue
-        patch = series[key]
-        blob = gps.project_blob("HEAD", rel)
+        patch = by_key[key]
         target = patch.dest(rel)
         dest = clone / target
         assert dest.exists(), rel
-        if not (ksrc / target).exists() and target not in patch.rewrites:
-            assert dest.read_bytes() == blob, rel
+        if not (ksrc / target).exists():
+            want = assemble.transform(target, project.blob(rel), patch, src)
+            assert dest.read_bytes() == want, rel
 
 
 def test_series_on_linux_6_1_subset(mini_tree, git_env, tmp_path) -> None:
@@ -217,11 +207,11 @@ def test_merge_toctree_inserts_after_module_elf_format() -> None:
     theirs = (".. toctree::\n    :maxdepth: 1\n\n    livepatch\n"
               "    module-elf-format\n    shadow-vars\n\n.. only::  html\n")
     ours = ".. toctree::\n    :maxdepth: 1\n\n    klp-convert\n    livepatch\n"
-    merged = gps.merge_toctree(theirs, ours)
+    merged = merge.merge_toctree(theirs, ours)
     assert merged.splitlines()[3:7] == [
         "    livepatch", "    module-elf-format", "    klp-convert",
         "    shadow-vars"]
-    assert gps.merge_toctree(merged, ours) == merged
+    assert merge.merge_toctree(merged, ours) == merged
 
 
 def test_merge_makefile_appends_and_extends() -> None:
@@ -231,12 +221,12 @@ def test_merge_makefile_appends_and_extends() -> None:
     ours = ("# SPDX-License-Identifier: GPL-2.0\nTEST_PROGS := test-livepatch.sh "
             "test-klp-convert.sh\nTEST_FILES := settings\n"
             "TEST_GEN_MODS_DIR := test_modules\ninclude ../lib.mk\n")
-    merged = gps.merge_makefile(theirs, ours)
+    merged = merge.merge_makefile(theirs, ours)
     assert "TEST_PROGS += test-klp-convert.sh\n" in merged
     assert "TEST_GEN_MODS_DIR := test_modules\n" in merged
     assert merged.rstrip().endswith("include ../lib.mk")
     assert merged.count("include ../lib.mk") == 1
-    assert gps.merge_makefile(merged, ours) == merged
+    assert merge.merge_makefile(merged, ours) == merged
 
 
 DEBIAN_CONFIG = Path("/usr/src/linux-config-6.1/config.amd64_none_amd64.xz")

@@ -32,13 +32,22 @@ def assemble(out: Path, asm: str, modinfo: Optional[str] = None) -> Path:
     return out
 
 
+def lp_object_names(names) -> str:
+    """The klp_object names of a patch for these intermediate symbols:
+    string literals in .rodata, where klp-convert's lp-obj check looks."""
+    objs = sorted({n.split(".")[4] for n in names} - {"vmlinux"})
+    body = ['.section .rodata.str1.1,"aMS",@progbits,1']
+    return "\n".join(body + [f'.asciz "{o}"' for o in objs] + [""])
+
+
 def calls(*names: str, data: tuple = ()) -> str:
     """A .text with a call to each intermediate symbol of @names and a
-    RIP-relative load from each of @data."""
+    RIP-relative load from each of @data, and the names of the patched
+    objects."""
     body = [".text", ".globl f", "f:"]
     body += [f'\tcall "{n}"' for n in names]
     body += [f'\tmov "{n}"(%rip), %rax' for n in data]
-    return "\n".join(body + ["\tret", ""])
+    return "\n".join(body + ["\tret", ""]) + lp_object_names(names + data)
 
 
 def run(argv: List, capsys):

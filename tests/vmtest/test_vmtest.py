@@ -1,9 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""vmtest: golden console logs, the QEMU watcher, exit codes, and one real
-run of the selftests in QEMU on Debian's kernel."""
+"""vmtest: golden console logs, the QEMU watcher, exit codes, and the real
+runs: the selftests in QEMU on the host's kernel (plain vmtest) and on every
+supported kernel (vmtest --all), and the environments' command line."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -76,6 +78,16 @@ def test_usage_exit_codes(capsys):
     assert main(["--bogus"]) == config.EXIT_USAGE
     assert main(["--tests", "no-such-test.sh"]) == config.EXIT_USAGE
     assert main(["--kernel", "/boot/vmlinuz"]) == config.EXIT_USAGE
+    assert main(["--suite", "buster"]) == config.EXIT_USAGE
+    assert main(["--suite", "sid", "--all"]) == config.EXIT_USAGE
+    assert main(["--all", "--kernel", "/k", "--kdir", "/h"]) == config.EXIT_USAGE
+    assert main(["--print-env"]) == config.EXIT_USAGE
+    assert main(["--run", "true"]) == config.EXIT_USAGE
+    assert main(["--suite", "sid", "--run"]) == config.EXIT_USAGE
+    assert main(["--suite", "sid", "--run", "--"]) == config.EXIT_USAGE
+    err = capsys.readouterr().err
+    assert "--print-env and --run need --suite" in err
+    assert "--suite and --all exclude each other" in err
 
 
 def test_init_script_reports_every_test(tmp_path):
@@ -100,3 +112,85 @@ def test_selftests_in_qemu():
     assert re.search(r"^# TEST: .* \.\.\. ok$", out, re.M)
     n = len(config.test_progs())
     assert re.search(rf"^vmtest: {n} passed, 0 failed \(", out, re.M), out
+
+
+def _parse_all(out: str):
+    """The closing TAP document of vmtest --all: (suite, ok) per kernel."""
+    tail = out[out.rindex("TAP version 13"):].splitlines()
+    assert tail[1] == f"1..{len(SUITES)}", out
+    return [(m.group(3), m.group(1) is None)
+            for m in (re.match(r"^(not )?ok (\d+) (\S+)", line) for line in tail[2:])
+            if m]
+
+
+SUITES = ["bookworm", "trixie", "trixie-backports", "sid"]
+
+
+@pytest.mark.slow
+def test_all_kernels_in_qemu():
+    """vmtest --all: the selftests pass on the current kernel of every
+    supported suite, each built where its compiler is; the run ends with one
+    TAP line per kernel."""
+    t0 = time.monotonic()
+    r = subprocess.run([str(SELFTESTS / "vmtest"), "--all", "--timeout", "900"],
+                       capture_output=True, text=True, timeout=5400)
+    out = r.stdout
+    sys.stderr.write(f"vmtest --all: {time.monotonic() - t0:.0f} s\n")
+    assert r.returncode == 0, out + r.stderr[-5000:]
+    assert _parse_all(out) == [(s, True) for s in SUITES], out
+    for suite in SUITES:
+        oks = re.findall(rf"^# {suite}: ok \d+ selftests: livepatch: (\S+)$", out, re.M)
+        assert oks == config.test_progs(), (suite, out)
+        # the reload test took the branch of its kernel
+        assert re.search(rf"^# {suite}: # TEST: klp-convert: target module reloaded "
+                         r"while the livepatch stays \.\.\. ok$", out, re.M), out
+    assert "not ok" not in out
+    assert out.rstrip().splitlines()[-1] == f"kernels: {len(SUITES)} passed, 0 failed"
+    # built in the chroots, with the kernels' compilers
+    # (trixie-backports' 7.3 was built with trixie's gcc-14)
+    for suite, build, gcc in (("trixie", "trixie", "gcc-14"),
+                              ("trixie-backports", "trixie", "gcc-14"),
+                              ("sid", "sid", "gcc-16")):
+        section = r.stderr[r.stderr.index(f"=== {suite} ==="):]
+        assert f"(in the {build} chroot, {gcc})" in section.split("===")[2], section
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("suite", SUITES)
+def test_print_env_and_run(suite, tmp_path):
+    """--print-env describes a usable environment; its run prefix runs a
+    command where the kernel's compiler is, with the headers in place, in
+    the current directory, with the $KLP_BIND directories visible."""
+    vmtest = str(SELFTESTS / "vmtest")
+    r = subprocess.run([vmtest, "--suite", suite, "--print-env"],
+                       capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stderr
+    e = json.loads(r.stdout)
+    assert e["suite"] == suite and e["release"].endswith("-amd64")
+    for key in ("vmlinuz", "headers", "config"):
+        assert os.path.exists(e[key]), (key, e[key])
+    with open(e["config"]) as f:
+        assert "CONFIG_LIVEPATCH=y" in f.read()
+    assert (e["chroot"] is None) == (suite == "bookworm")
+    assert e["build_suite"] == {"bookworm": None, "trixie": "trixie",
+                                "trixie-backports": "trixie", "sid": "sid"}[suite]
+    cwd, other = tmp_path / "cwd", tmp_path / "other"
+    cwd.mkdir()
+    other.mkdir()
+    (other / "input").write_text("seen\n")
+    probe = (f"test -f {e['build_headers']}/Makefile && "
+             f"{e['compiler']} --version | head -n1 && cat {other}/input > out && "
+             "uname -m")
+    r = subprocess.run([*e["run"], "sh", "-c", probe], capture_output=True,
+                       text=True, timeout=600, cwd=cwd,
+                       env=dict(os.environ, KLP_BIND=str(other)))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert r.stdout.splitlines()[-1] == "x86_64"
+    assert (cwd / "out").read_text() == "seen\n"
+    if e["chroot"]:
+        # the chroot's compiler is the kernel's own (CONFIG_CC_VERSION_TEXT)
+        with open(e["config"]) as f:
+            cc = re.search(r'^CONFIG_CC_VERSION_TEXT="(.*)"$', f.read(), re.M).group(1)
+        assert cc.split()[0].endswith(e["compiler"]), (cc, e["compiler"])
+        major = e["compiler"].split("-")[1]
+        assert re.search(rf"\) {major}\.\d+\.\d+$", r.stdout.splitlines()[0]), r.stdout

@@ -8,33 +8,18 @@ Documentation/livepatch/klp-convert.rst.
 from __future__ import annotations
 
 
-from .elf import SHF_ALLOC, Section
+from . import targets
+from .elf import SHF_ALLOC, SHN_LORESERVE, Section
 from .errors import CheckError
 from .names import KlpName, VMLINUX
 
 SIGNATURE_MARKER = b"~Module signature appended~\n"
-
-# Sections that the module loader (or arch code) processes when the patch
-# module itself loads, before module-specific klp relocations are applied
-# (those wait for the target module).  A relocation there against a module
-# symbol would be applied too late.
-SPECIAL_SECTIONS = (
-    "__jump_table", ".static_call_sites", ".altinstructions",
-    ".altinstr_replacement", ".parainstructions", ".smp_locks",
-    "__bug_table", "__ex_table", ".retpoline_sites", ".return_sites",
-    ".call_sites", ".ibt_endbr_seal",
-)
-SPECIAL_PREFIXES = (".orc_unwind",)
 
 DEBUG_PREFIXES = (".debug", ".zdebug", ".gnu.debuglto_", ".stab")
 
 
 def is_debug_section(sec: Section) -> bool:
     return not sec.sh_flags & SHF_ALLOC and sec.name.startswith(DEBUG_PREFIXES)
-
-
-def is_special_section(name: str) -> bool:
-    return name in SPECIAL_SECTIONS or name.startswith(SPECIAL_PREFIXES)
 
 
 def check_module(raw: bytes, modinfo: list[bytes]) -> None:
@@ -47,6 +32,21 @@ def check_module(raw: bytes, modinfo: list[bytes]) -> None:
         raise CheckError(
             "'.modinfo' has no livepatch=Y: intermediate klp symbols are only "
             "resolved in livepatch modules (add MODULE_INFO(livepatch, \"Y\"))")
+
+
+# The kernel reads e_shnum as is: with extended numbering (65,280 sections
+# or more: e_shnum 0, e_shstrndx SHN_XINDEX) elf_validity_check() (6.1),
+# elf_validity_cache_secstrings() (6.12, 7.3) refuse e_shstrndx >= e_shnum.
+MAX_SECTIONS = SHN_LORESERVE - 1
+
+
+def check_section_count(count: int) -> None:
+    if count > MAX_SECTIONS:
+        raise CheckError(
+            f"the converted module would have {count} sections: the kernel "
+            f"loads at most {MAX_SECTIONS} (no extended section numbering: "
+            "e_shnum 0 is refused with \"Invalid ELF section name index\", "
+            "elf_validity_check())")
 
 
 def check_objects(name: KlpName) -> None:
@@ -65,20 +65,22 @@ def check_objects(name: KlpName) -> None:
 
 
 def check_target(target: Section, name: KlpName) -> None:
-    """The section that a klp relocation would patch."""
+    """The section that a klp relocation would patch (see targets.py)."""
     if not target.sh_flags & SHF_ALLOC:
         raise CheckError(
             f"target section '{target.name}' is not SHF_ALLOC: the kernel "
             "silently skips relocations for it")
+    targets.check_applied(target.name)
     if not name.module_specific:
         return
-    if is_special_section(target.name):
+    use = targets.load_time_use(target.name)
+    if use is not None:
         raise CheckError(
-            f"special section '{target.name}' is processed when the patch "
-            f"module loads, before relocations for module '{name.lp_obj}' are "
-            "applied: a module symbol cannot be used here (e.g. a module "
-            "static key or exception table entry)")
-    if target.name.startswith(".init"):
+            f"special section '{target.name}' is used when the patch module "
+            f"loads ({use}), before relocations for module '{name.lp_obj}' "
+            "are applied: a module symbol cannot be used here (e.g. a module "
+            "static key, parameter or exception table entry)")
+    if targets.is_init(target.name):
         raise CheckError(
             f"init section '{target.name}' is freed after the patch module's "
             f"init, before relocations for module '{name.lp_obj}' are applied")

@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-only
 """Command line front end: arguments, messages, exit codes.
 
-Exit status: 0 success (including nothing to do), 1 conversion error,
-2 bad usage.  Every message reads "klp-convert: <file>: <what>".
+Exit status: 0 success (including nothing to do), 1 conversion error (or
+a module refused by --check, or a warning with --strict), 2 bad usage, 130
+interrupted.  Every message reads "klp-convert: <file>: <what>", a
+warning "klp-convert: <file>: warning: <what>".
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections.abc import Callable, Sequence
 from .errors import ElfFormatError, KlpError
 
 PROG = "klp-convert"
-EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +43,17 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--weaken", action="store_true",
                       help="before modpost: mark the intermediate symbols of "
                       "each OBJ weak, in place (Kbuild hook)")
+    mode.add_argument("--check", action="store_true",
+                      help="verify finished modules (signed, compressed "
+                      "or stripped) as the kernel will load them; write "
+                      "nothing")
+    mode.add_argument("--strip-debug", action="store_true",
+                      help="remove debug sections like 'strip "
+                      "--strip-debug', keeping livepatch relocations "
+                      "correct; writes OUTPUT (default: INPUT, in place)")
+    p.add_argument("--strict", action="store_true",
+                   help="treat warnings as errors: exit status 1, nothing "
+                   "written")
     # Symbol verification (symcheck.py).
     p.add_argument("--symbols", metavar="SRC", action="append", default=[],
                    help="check every intermediate symbol against the target "
@@ -53,8 +66,6 @@ def _parser() -> argparse.ArgumentParser:
                    help="Module.symvers of the build: refuse plain "
                    "references to symbols that a patched module exports, "
                    "warn about exported vmlinux symbols; repeatable")
-    p.add_argument("--strict", action="store_true",
-                   help="treat warnings as errors")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print a summary line per file")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -62,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="INPUT", help="module (.ko) to convert")
     p.add_argument("rest", nargs="*", metavar="OUTPUT",
                    help="where to write the result (default: INPUT, in "
-                   "place); with --weaken, more objects")
+                   "place); with --weaken and --check, more files")
     return p
 
 
@@ -74,6 +85,11 @@ def _say(path: str, what: object, err: bool = True) -> None:
     for text in str(what).split("\n"):
         line = f"{PROG}: {path}: {text}".encode("utf-8", "backslashreplace")
         stream.write(line.decode("utf-8") + "\n")
+
+
+class _Current:
+    """The file being worked on, named by the message of an interrupt."""
+    path: str | None = None
 
 
 def _warn(path: str, warnings: Sequence[str], strict: bool) -> bool:
@@ -89,8 +105,9 @@ def _warn(path: str, warnings: Sequence[str], strict: bool) -> bool:
 
 
 def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+    from .inputs import read_input
+    _Current.path = path
+    return read_input(path)
 
 
 # What malformed input can raise below the ELF reader's own checks.
@@ -128,8 +145,8 @@ def _print_table(path: str, moves, resolved=None) -> None:
         return
     head = ("SECTION", "OFFSET", "TYPE", "INTERMEDIATE SYMBOL", "LP-OBJ",
             "FINAL SYMBOL")
-    rows = [(m.section, f"{m.offset:#x}", m.rtype, m.intermediate, m.lp_obj,
-             m.final) for m in moves]
+    rows = [(m.section, f"{m.offset:#x}" if m.offset >= 0 else "-", m.rtype,
+             m.intermediate, m.lp_obj, m.final) for m in moves]
     if resolved is not None:
         head += ("RESOLVED",)
         rows = [r + (resolved.get(r[3], "(not verified)"),) for r in rows]
@@ -187,7 +204,7 @@ def _do_convert(inp: str, out: str, args) -> int:
         raw = _read(inp)
         res = _convert_bytes(raw, args.list)
         report = _verify(inp, raw, args)
-        if _warn(inp, report.warnings, args.strict):
+        if _warn(inp, res.warnings + report.warnings, args.strict):
             return EXIT_ERROR
         if args.list:
             _print_table(inp, res.moves,
@@ -211,34 +228,58 @@ def _do_convert(inp: str, out: str, args) -> int:
         return EXIT_OK
     except KlpError as exc:
         _say(getattr(exc, "path", path), exc)
+    except BrokenPipeError:
+        raise
     except OSError as exc:
         _say(path, exc.strerror or exc)
     return EXIT_ERROR
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run klp-convert; Ctrl-C in any mode gives one line and status 130
+    (a write in progress removes its temporary file), a closed standard
+    output (--list | head) ends the run quietly."""
+    _Current.path = None
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        where = f"{_Current.path}: " if _Current.path else ""
+        print(f"{PROG}: {where}interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # the reader went away: no traceback at interpreter exit either
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_ERROR
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
+    if (args.symbols or args.symvers) and \
+            (args.weaken or args.check or args.strip_debug):
+        _parser().print_usage(sys.stderr)
+        print(f"{PROG}: --symbols and --symvers apply to a conversion (or "
+              "--list), not to --weaken, --check or --strip-debug",
+              file=sys.stderr)
+        return EXIT_USAGE
     if args.weaken:
-        if args.symbols or args.symvers or args.strict:
-            _parser().print_usage(sys.stderr)
-            print(f"{PROG}: --symbols, --symvers and --strict do not apply "
-                  "to --weaken", file=sys.stderr)
-            return EXIT_USAGE
         return _do_weaken([args.input] + args.rest, args)
+    if args.check:
+        from .finished import do_check
+        return do_check([args.input] + args.rest, args)
     if len(args.rest) > 1:
         _parser().print_usage(sys.stderr)
         print(f"{PROG}: too many arguments: expected INPUT [OUTPUT]",
               file=sys.stderr)
         return EXIT_USAGE
     out = args.rest[0] if args.rest else args.input
-    try:
-        return _do_convert(args.input, out, args)
-    except KeyboardInterrupt:
-        print(f"{PROG}: {args.input}: interrupted", file=sys.stderr)
-        return 130
+    if args.strip_debug:
+        from .finished import do_strip
+        return do_strip(args.input, out, args)
+    return _do_convert(args.input, out, args)
 
 
 if __name__ == "__main__":

@@ -42,14 +42,16 @@ class Move(namedtuple("Move", ["section", "offset", "rtype", "intermediate",
                                "lp_obj", "final"])):
     """One relocation that moves (for --list): target section (str),
     offset (int), relocation type name (str), intermediate symbol, lp-obj
-    and final symbol (str)."""
+    and final symbol (str).  An intermediate symbol that is converted but
+    has no relocation to move (unused, or used by debug information only)
+    is listed with section and type "-" and offset -1."""
 
     __slots__ = ()
 
 
 class Result(namedtuple("Result", ["output", "moves", "relocations",
                                    "symbols", "merged", "created",
-                                   "dropped"])):
+                                   "dropped", "warnings"])):
     """What convert() did.
 
     output: bytes | None: the new file; None: nothing to convert, input
@@ -60,6 +62,8 @@ class Result(namedtuple("Result", ["output", "moves", "relocations",
     merged: int: of which merged into another symbol
     created: list[str]: .klp.rela sections created
     dropped: list[str]: relocation sections dropped
+    warnings: list[str]: what the kernel would accept but probably not do
+        as meant; cli prints them, --strict makes them errors
     """
 
     __slots__ = ()
@@ -136,10 +140,10 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
     elf = ElfFile(raw)
     inter, existing, syms = find_intermediates(elf)
     if not inter:
-        return Result(None, [], 0, 0, 0, [], [])
+        return Result(None, [], 0, 0, 0, [], [], [])
 
     checks.check_module(raw, elf.modinfo())
-    arch = archmod.arch_for(elf.machine)
+    arch = archmod.arch_for(elf.machine, elf.endian)
     sections = elf.sections
     nsec = len(sections)
 
@@ -208,13 +212,17 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
                                   ctx.names[s], inter[s].lp_obj,
                                   inter[s].final))
 
-    # Unreferenced intermediate symbols still get their names checked.
+    # Unreferenced intermediate symbols still get their names checked, and
+    # --list shows them: they are converted like the others.
     for i, name in inter.items():
         if i not in ctx.symbols:
             try:
                 checks.check_objects(name)
             except CheckError as exc:
                 raise CheckError(f"symbol '{ctx.names[i]}': {exc}") from None
+            if want_moves:
+                moves.append(Move("-", -1, "-", ctx.names[i], name.lp_obj,
+                                  name.final))
 
     # Sections: drop relocation sections that became empty (unless a
     # symbol refers to them), then append the .klp.rela sections.
@@ -305,12 +313,19 @@ def convert(raw: bytes, want_moves: bool = False) -> Result:
         kept_sections.append(new)
         created.append(name)
 
+    checks.check_section_count(len(kept_sections))
     sections[strtab_index].data = bytes(strtab.buf)
     sections[shstr_index].data = bytes(shstr.buf)
     output = build(elf.endian, elf.ehdr, kept_sections, sec_map[shstr_index])
     nmoved = sum(map(len, chain.from_iterable(klp.values()))) // RELA_SIZE
+    warnings = []
+    module_lp_objs = {n.lp_obj: ctx.names[i] for i, n in inter.items()
+                      if n.module_specific}
+    if module_lp_objs:
+        from . import lpobjs
+        warnings = lpobjs.undeclared(elf, module_lp_objs)
     return Result(output, moves, nmoved, len(inter), len(removed), created,
-                  [sections[i].name for i in sorted(drop)])
+                  [sections[i].name for i in sorted(drop)], warnings)
 
 
 class _Checked:
@@ -347,6 +362,7 @@ class _Checked:
                          if self.inter[sym_of[k]].lp_obj == lp)
                 self._fail(target, table, flags, k, exc)
         types = table.types()
+        self._check_late_writes(target, table, flags, types)
         moved_types = set(compress(types, flags))
         for rtype in moved_types - self.types:
             try:
@@ -355,16 +371,47 @@ class _Checked:
                 k = next(k for k in relocs.flagged(flags) if types[k] == rtype)
                 self._fail(target, table, flags, k, exc)
         self.types |= moved_types
+        offsets = list(compress(table.offsets(), flags))
+        moved_types_list = list(compress(types, flags))
+        if archmod.sites_fine_in_bulk(self.arch, target.data, offsets,
+                                      moved_types_list):
+            return
+        size = len(target.data)
+        bad = archmod.first_site_outside(self.arch, size, offsets,
+                                         moved_types_list)
+        if bad is not None:
+            k = relocs.flagged(flags)[bad]
+            try:
+                archmod.check_site_inside(self.arch, size, offsets[bad],
+                                          types[k])
+            except CheckError as exc:
+                self._fail(target, table, flags, k, exc)
         if self.arch.site_check is None:
             return
-        offsets = list(compress(table.offsets(), flags))
         bad = archmod.first_bad_site(self.arch, target.data, self.endian,
-                                     offsets, list(compress(types, flags)))
+                                     offsets, moved_types_list)
         if bad is not None:
             k = relocs.flagged(flags)[bad]
             try:
                 self.arch.site_check(self.arch, target.data, self.endian,
                                      offsets[bad], types[k])
+            except CheckError as exc:
+                self._fail(target, table, flags, k, exc)
+
+    def _check_late_writes(self, target: Section, table: relocs.Table,
+                           flags: bytes, types) -> None:
+        """Module-specific relocations the architecture cannot write late
+        into @target (ppc64 read-only data)."""
+        if not archmod.late_writes_limited(self.arch, target.sh_flags,
+                                           target.name):
+            return
+        sym_of = table.symbols()
+        for k in relocs.flagged(flags):
+            if not self.inter[sym_of[k]].module_specific:
+                continue
+            try:
+                archmod.check_late_write(self.arch, target.sh_flags,
+                                         target.name, types[k])
             except CheckError as exc:
                 self._fail(target, table, flags, k, exc)
 

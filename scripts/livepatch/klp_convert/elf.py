@@ -46,9 +46,6 @@ STT_SECTION = 3
 
 ET_REL = 1
 
-# Larger alignments only come from corrupted headers (a page is 4 KiB).
-MAX_ALIGN = 1 << 20
-
 EHDR_FMT = "16sHHIQQQIHHHHHH"
 SHDR_FMT = "IIQQQQIIQQ"
 SYM_FMT = "IBBHQQ"
@@ -131,10 +128,7 @@ class ElfFile:
         sections: list[Section] = []
         for i, hdr in enumerate(struct.iter_unpack(
                 self.endian + SHDR_FMT, raw[shoff:shoff + shnum * SHDR_SIZE])):
-            sh_type, offset, size, align = hdr[1], hdr[4], hdr[5], hdr[8]
-            if align & (align - 1) or align > MAX_ALIGN:
-                raise ElfFormatError(f"section [{i}]: alignment {align} is not "
-                                     f"a power of two up to {MAX_ALIGN}")
+            sh_type, offset, size = hdr[1], hdr[4], hdr[5]
             if i == 0 or sh_type in (SHT_NOBITS, SHT_NULL):
                 data = b""
             else:
@@ -151,6 +145,14 @@ class ElfFile:
         for i, sec in enumerate(sections):
             if i:
                 sec.name = cstring(shstr, sec.sh_name, f"section [{i}] name")
+                align = sec.sh_addralign
+                # Any power of two: the kernel aligns each section to it
+                # (module_get_offset()), ld aligns the file offset too; the
+                # writer refuses a layout larger than a module can be.
+                if align & (align - 1):
+                    raise ElfFormatError(f"section [{i}] '{sec.name}': "
+                                         f"alignment {align} is not a power "
+                                         "of two")
         self.shstrndx = shstrndx
         return sections
 
@@ -196,14 +198,30 @@ class ElfFile:
         return None
 
     def rel_sections(self) -> Iterator[int]:
-        """Indices of the relocation sections that use .symtab."""
+        """Indices of the relocation sections.  The kernel applies every
+        SHT_REL/SHT_RELA section, and every SHF_RELA_LIVEPATCH section as
+        RELA, against the module's only symbol table whatever their
+        sh_link (apply_relocations(), klp_apply_section_relocs(), 6.1 to
+        7.3): a section that says otherwise is refused, not skipped."""
         n = len(self.sections)
         for i, s in enumerate(self.sections):
-            if s.is_rel and s.sh_link == self.symtab_index:
-                if not 0 < s.sh_info < n:
-                    raise ElfFormatError(f"section '{s.name}': sh_info "
-                                         f"{s.sh_info} is not a section index")
-                yield i
+            if s.sh_flags & SHF_RELA_LIVEPATCH and s.sh_type != SHT_RELA:
+                raise ElfFormatError(
+                    f"section '{s.name}' has SHF_RELA_LIVEPATCH but is not "
+                    "SHT_RELA: the kernel would apply its contents as RELA "
+                    "entries")
+            if not s.is_rel:
+                continue
+            if s.sh_link != self.symtab_index:
+                raise ElfFormatError(
+                    f"section '{s.name}': sh_link {s.sh_link} is not the "
+                    f"symbol table ('{self.symtab.name}', index "
+                    f"{self.symtab_index}): the kernel applies it against "
+                    f"'{self.symtab.name}' anyway (apply_relocations())")
+            if not 0 < s.sh_info < n:
+                raise ElfFormatError(f"section '{s.name}': sh_info "
+                                     f"{s.sh_info} is not a section index")
+            yield i
 
     def modinfo(self) -> list[bytes]:
         for s in self.sections:

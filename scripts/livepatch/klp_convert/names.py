@@ -49,13 +49,23 @@ class KlpName(namedtuple("KlpName", ["lp_obj", "sym_obj", "sym", "pos"])):
         return self.lp_obj != VMLINUX
 
 
+def byte_length(name: str) -> int:
+    """Length of @name in the file, in bytes: the kernel's sscanf() field
+    widths count bytes, not characters (names are decoded from the file
+    with surrogateescape, so this gives back the original bytes)."""
+    if name.isascii():
+        return len(name)
+    return len(name.encode("utf-8", "surrogateescape"))
+
+
 def _check_obj(name: str, what: str, full: str) -> None:
     if not name:
         raise SymbolNameError(f"symbol '{full}': empty {what} name")
-    if len(name) > MAX_OBJNAME:
+    size = byte_length(name)
+    if size > MAX_OBJNAME:
         raise SymbolNameError(
-            f"symbol '{full}': {what} name '{name}' is {len(name)} characters"
-            f", the kernel allows at most {MAX_OBJNAME}")
+            f"symbol '{full}': {what} name '{name}' is {size} bytes, the "
+            f"kernel allows at most {MAX_OBJNAME}")
     if not _OBJ_RE.match(name):
         hint = ""
         if "-" in name:
@@ -94,13 +104,19 @@ def parse_intermediate(full: str) -> KlpName:
         raise SymbolNameError(
             f"symbol '{full}': symbol name '{sym}' contains ',' or a "
             "non-decimal sympos")
-    if len(sym) > MAX_SYMNAME:
+    size = byte_length(sym)
+    if size > MAX_SYMNAME:
         raise SymbolNameError(
-            f"symbol '{full}': symbol name is {len(sym)} characters, the "
-            f"kernel allows at most {MAX_SYMNAME}")
-    pos = int(pos_text)
-    if pos > ULONG_MAX:
-        raise SymbolNameError(f"symbol '{full}': sympos {pos_text} is too large")
+            f"symbol '{full}': symbol name is {size} bytes, the kernel "
+            f"allows at most {MAX_SYMNAME}")
+    # Compare the digits before converting: int() refuses more than 4,300
+    # digits (Python >= 3.11) and would be slow on millions of them.
+    digits = pos_text.lstrip("0")
+    if len(digits) > len(str(ULONG_MAX)) or int(digits or "0") > ULONG_MAX:
+        shown = pos_text if len(pos_text) <= 40 else \
+            f"{pos_text[:20]}...({len(pos_text)} digits)"
+        raise SymbolNameError(f"symbol '{full}': sympos {shown} is too large")
+    pos = int(digits or "0")
     return KlpName(lp_obj, sym_obj, sym, pos)
 
 
@@ -109,10 +125,11 @@ def is_final_name(full: str) -> bool:
     if not full.startswith(KLP_SYM_PREFIX) or full.startswith(INTERMEDIATE_PREFIX):
         return False
     obj, dot, rest = full[len(KLP_SYM_PREFIX):].partition(".")
-    if not dot or not obj or len(obj) > MAX_OBJNAME:
+    if not dot or not obj or byte_length(obj) > MAX_OBJNAME:
         return False
     sym, comma, pos = rest.rpartition(",")
-    return bool(comma and sym and "," not in sym and len(sym) <= MAX_SYMNAME
+    return bool(comma and sym and "," not in sym
+                and byte_length(sym) <= MAX_SYMNAME
                 and pos.isdigit())
 
 

@@ -13,6 +13,8 @@ import struct
 
 from .elf import (EHDR_FMT, EHDR_SIZE, SHDR_FMT, SHDR_SIZE, SHN_LORESERVE,
                   SHN_XINDEX, SHT_NOBITS, Section)
+from .errors import CheckError
+from .inputs import MAX_MODULE_SIZE, check_output
 
 
 def _align(value: int, alignment: int) -> int:
@@ -21,20 +23,40 @@ def _align(value: int, alignment: int) -> int:
     return (value + alignment - 1) // alignment * alignment
 
 
+def _layout(sections: list[Section]) -> int:
+    """Give every section its file offset, aligned like ld does; return
+    the offset of the section header table.  Refuses a layout larger than
+    any module the kernel loads before a byte of it is allocated."""
+    end = EHDR_SIZE
+    for sec in sections[1:]:
+        start = _align(end, sec.sh_addralign)
+        sec.sh_offset = start
+        if sec.sh_type == SHT_NOBITS:
+            continue
+        sec.sh_size = len(sec.data)
+        end = start + sec.sh_size
+        if end > MAX_MODULE_SIZE:
+            raise CheckError(
+                f"section '{sec.name}' (alignment {sec.sh_addralign}) would "
+                f"end at file offset {end}: a module is at most "
+                f"{MAX_MODULE_SIZE} bytes (INT_MAX, what finit_module() reads)")
+    shoff = _align(end, 8)
+    if shoff + len(sections) * SHDR_SIZE > MAX_MODULE_SIZE:
+        raise CheckError(f"the module would be larger than {MAX_MODULE_SIZE} "
+                         "bytes (INT_MAX, what finit_module() reads)")
+    return shoff
+
+
 def build(endian: str, ehdr: tuple[int, ...], sections: list[Section],
           shstrndx: int) -> bytes:
     """Serialise @sections (index 0 is the null section) into a file."""
+    shoff = _layout(sections)
     out = bytearray(EHDR_SIZE)
     for sec in sections[1:]:
         if sec.sh_type == SHT_NOBITS:
-            sec.sh_offset = _align(len(out), sec.sh_addralign)
             continue
-        start = _align(len(out), sec.sh_addralign)
-        out += b"\0" * (start - len(out))
-        sec.sh_offset = start
-        sec.sh_size = len(sec.data)
+        out += b"\0" * (sec.sh_offset - len(out))
         out += sec.data
-    shoff = _align(len(out), 8)
     out += b"\0" * (shoff - len(out))
 
     shnum = len(sections)
@@ -73,7 +95,9 @@ def write_atomic(path: str, data: bytes, mode_from: str | None = None) -> None:
     """Replace @path by @data atomically: a temporary file in the same
     directory (named .<name>.*.klp.tmp, which Kbuild's clean removes),
     fsync, rename.  On any failure the temporary file is removed and @path
-    is left as it was."""
+    is left as it was.  Only a regular file (or a symbolic link, which is
+    replaced itself) is ever replaced."""
+    check_output(path)
     fd, tmp = _create_temp(path)
     try:
         with open(fd, "wb") as f:

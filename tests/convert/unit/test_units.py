@@ -20,7 +20,7 @@ TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
 sys.path.insert(0, os.path.join(TOP, "scripts", "livepatch"))
 
 from klp_convert import arch as archmod  # noqa: E402
-from klp_convert import checks, names  # noqa: E402
+from klp_convert import checks, names, targets  # noqa: E402
 from klp_convert.cli import main  # noqa: E402
 from klp_convert.convert import _index_map, convert, weaken  # noqa: E402
 from klp_convert.elf import ElfFile  # noqa: E402
@@ -87,8 +87,8 @@ def test_module_specific_vmlinux_symbol_refused():
                                  ".return_sites", ".call_sites",
                                  ".ibt_endbr_seal"])
 def test_special_sections(sec):
-    assert checks.is_special_section(sec)
-    assert not checks.is_special_section(".text." + sec)
+    assert targets.load_time_use(sec)
+    assert targets.load_time_use(".text." + sec) is None
 
 
 def test_module_checks():
@@ -101,15 +101,15 @@ def test_module_checks():
 
 # --- arch ------------------------------------------------------------------
 
-X86 = archmod.arch_for(62)
+X86 = archmod.arch_for(62, "<")
 
 
-@pytest.mark.parametrize("rtype", [0, 1, 2, 4, 10, 11, 24])
+@pytest.mark.parametrize("rtype", [0, 1, 2, 4, 11, 24])
 def test_x86_accepted_types(rtype):
     archmod.check_type(X86, rtype)
 
 
-@pytest.mark.parametrize("rtype", [3, 9, 41, 42, 26])   # GOT32, GOTPCREL, ...
+@pytest.mark.parametrize("rtype", [3, 9, 41, 42, 26, 10])   # GOT32, GOTPCREL, ..., 32
 def test_x86_refused_types(rtype):
     with pytest.raises(CheckError):
         archmod.check_type(X86, rtype)
@@ -119,7 +119,9 @@ def test_x86_site_check():
     data = bytes(8) + b"\x01" + bytes(15)
     assert archmod.first_bad_site(X86, data, "<", [0, 12, 16], [2, 1, 1]) is None
     assert archmod.first_bad_site(X86, data, "<", [0, 6], [2, 2]) == 1
-    assert archmod.first_bad_site(X86, data, "<", [20], [1]) == 0   # past end
+    # past the end: found before the site check, on every architecture
+    assert archmod.first_site_outside(X86, len(data), [0, 20], [2, 1]) == 1
+    assert archmod.first_site_outside(X86, len(data), [0, 16], [2, 1]) is None
 
 
 def test_index_map():
@@ -144,6 +146,8 @@ f:
     ret
     .section .debug_info,"",@progbits
     .quad ".klp.sym.rela.vmlinux.vmlinux.foo,0"
+    .section .rodata.str1.1,"aMS",@progbits,1
+    .asciz "mod_a"
 """
 
 

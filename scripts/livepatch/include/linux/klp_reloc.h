@@ -28,10 +28,17 @@
 #ifndef _LINUX_KLP_RELOC_H
 #define _LINUX_KLP_RELOC_H
 
+/*
+ * Both macros stringize their arguments directly: an argument passed on
+ * to another macro would be macro-expanded first, and under GNU C names
+ * such as "linux" and "unix" (also a module name) are predefined macros
+ * that would reach the symbol name as "1".  __asm__ works in every C
+ * dialect, asm only in the GNU ones.
+ */
 #define KLP_RELOC_SYMBOL_POS(lp_obj, sym_obj, sym, pos)			\
-	asm("\".klp.sym.rela." #lp_obj "." #sym_obj "." #sym "," #pos "\"")
+	__asm__("\".klp.sym.rela." #lp_obj "." #sym_obj "." #sym "," #pos "\"")
 
 #define KLP_RELOC_SYMBOL(lp_obj, sym_obj, sym)				\
-	KLP_RELOC_SYMBOL_POS(lp_obj, sym_obj, sym, 0)
+	__asm__("\".klp.sym.rela." #lp_obj "." #sym_obj "." #sym ",0\"")
 
 #endif /* _LINUX_KLP_RELOC_H */

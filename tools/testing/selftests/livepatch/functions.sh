@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # Shell helpers for the klp-convert livepatch selftests, in the style of the
-# kernel's tools/testing/selftests/livepatch/functions.sh.  Plain POSIX sh:
+# kernel's livepatch selftest helpers.  Plain POSIX sh:
 # the tests run in a busybox initramfs (no bash, no kmod database), so
 # modules are loaded by path with insmod from $KLP_TEST_MODULES_DIR
 # (default: test_modules/ next to the scripts).
@@ -75,7 +75,32 @@ dynamic_debug_control() {
 	fi
 }
 
+# kernel_at_least(major, minor) - the running kernel is major.minor or later
+kernel_at_least() {
+	_rel=$(uname -r)
+	_major=${_rel%%.*}
+	_minor=${_rel#*.}
+	_minor=${_minor%%[!0-9]*}
+	[ "$_major" -gt "$1" ] || { [ "$_major" -eq "$1" ] && [ "$_minor" -ge "$2" ]; }
+}
+
+# unload_test_modules - disable and remove every test livepatch, then every
+#			other test module: a script that failed half-way leaves
+#			the kernel as it found it for the next one
+unload_test_modules() {
+	for _lp in "$KLP_SYSFS_DIR"/test_klp_*; do
+		[ -e "$_lp" ] || continue
+		echo 0 > "$_lp/enabled" 2>/dev/null
+		loop_until "[ ! -e $_lp ]" || echo "cleanup: ${_lp##*/} stays enabled" >&2
+	done
+	for _m in /sys/module/test_klp_*; do
+		[ -e "$_m/initstate" ] || continue
+		rmmod "${_m##*/}" 2>/dev/null || echo "cleanup: rmmod ${_m##*/} failed" >&2
+	done
+}
+
 cleanup() {
+	unload_test_modules
 	if [ -n "$DYNDBG_CONTROL" ]; then
 		echo "file kernel/livepatch/* -p" > "$DYNDBG_CONTROL" 2>/dev/null
 	fi
@@ -251,7 +276,8 @@ check_resolved() {
 			break
 		fi
 		if [ "$(__hex "$_want")" != "$(__hex "$_addr")" ]; then
-			_err="$_mod: $_obj $_sym,$_pos ($_where): resolved to $_addr, /proc/kallsyms says $_want"
+			_err="$_mod: $_obj $_sym,$_pos ($_where): resolved to $_addr,"
+			_err="$_err /proc/kallsyms says $_want"
 			break
 		fi
 		_n=$((_n + 1))
@@ -259,6 +285,14 @@ check_resolved() {
 	rm -f "$_res" "$_ks"
 	[ -z "$_err" ] || die "$_err"
 	log "% check_resolved $_mod${_only:+ $_only}: $_n addresses match /proc/kallsyms"
+}
+
+# require_symbol(object, symbol, sympos) - the kernel has the symbol a test
+#	module resolves (the sympos-th of its name, or the only one): say so
+#	clearly, naming the kernel, instead of failing at insmod
+require_symbol() {
+	[ -n "$(kallsyms_addr "$1" "$2" "$3")" ] ||
+		die "$(uname -r): no $1 symbol '$2' at position $3 in /proc/kallsyms"
 }
 
 TEST_NUMBER=0

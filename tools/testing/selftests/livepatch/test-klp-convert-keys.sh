@@ -15,6 +15,8 @@ SYSCTL=/proc/sys/kernel/sched_schedstats
 
 setup_config
 
+require_symbol vmlinux sched_schedstats 0
+require_symbol vmlinux cmdline_proc_show 0
 [ -w $SYSCTL ] || skip "$SYSCTL missing (CONFIG_SCHEDSTATS)"
 SAVED_SCHEDSTATS=$(cat $SYSCTL)
 restore_schedstats() {

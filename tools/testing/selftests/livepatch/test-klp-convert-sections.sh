@@ -15,12 +15,17 @@ MOD_TARGET=test_klp_convert_mod
 
 setup_config
 
-SECTIONS_LOG="$MOD_LIVEPATCH: .text.test_klp_convert_sections: driver_name $MOD_TARGET, get_homonym_string,2() homonym string B
-$MOD_LIVEPATCH: .data: driver_name $MOD_TARGET, get_homonym_string,2() homonym string B
-$MOD_LIVEPATCH: .rodata: driver_name $MOD_TARGET, get_homonym_string,2() homonym string B
-$MOD_LIVEPATCH: .data..ro_after_init: driver_name $MOD_TARGET, get_homonym_string,2() homonym string B"
+require_symbol vmlinux saved_command_line 0
+require_symbol vmlinux kallsyms_lookup_name 0
 
-VMLINUX_LOG="$MOD_LIVEPATCH: vmlinux symbols: .text.test_klp_convert_sections ok, .data ok, .rodata ok, .data..ro_after_init ok"
+SECTIONS=".text.test_klp_convert_sections .data .rodata .data..ro_after_init"
+RESOLVED="driver_name $MOD_TARGET, get_homonym_string,2() homonym string B"
+SECTIONS_LOG=$(for s in $SECTIONS; do echo "$MOD_LIVEPATCH: $s: $RESOLVED"; done)
+VMLINUX_LOG="$MOD_LIVEPATCH: vmlinux symbols:"
+for s in $SECTIONS; do
+	VMLINUX_LOG="$VMLINUX_LOG $s ok,"
+done
+VMLINUX_LOG=${VMLINUX_LOG%,}
 
 
 # - target module first: all relocations are applied while the livepatch

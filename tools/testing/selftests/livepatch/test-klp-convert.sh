@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # klp-convert: non-exported vmlinux symbols, symbol positions, and module
-# targets loaded before, after, and again under a livepatch.
+# targets loaded before, after, and again under a livepatch.  What a reload
+# of the target under the livepatch must do depends on the running kernel:
+# it works since 6.3, 6.1 refuses it.
 
 . "$(dirname "$0")/functions.sh"
 
@@ -11,11 +13,47 @@ MOD_TARGET=test_klp_convert_mod
 
 setup_config
 
-# test_klp_convert1 resolves the 2nd "c_start" of vmlinux (three in Debian's
-# 6.1): say so clearly if this kernel has fewer.
-[ -n "$(kallsyms_addr vmlinux c_start 2)" ] ||
-	die "vmlinux has fewer than two 'c_start' symbols: give test_klp_convert1 another vmlinux homonym for this kernel"
+# test_klp_convert1 resolves these (the 2nd "c_start": three in 6.1, 6.12,
+# 7.2 and 7.3).
+require_symbol vmlinux saved_command_line 0
+require_symbol vmlinux kallsyms_lookup_name 0
+require_symbol vmlinux c_start 2
+require_symbol vmlinux cmdline_proc_show 0
 
+# the lines of a livepatch that loads and enables itself
+enable_log() {
+	echo "% insmod $MOD_LIVEPATCH
+$MOD_LIVEPATCH: saved_command_line: $CMDLINE
+$MOD_LIVEPATCH: kallsyms_lookup_name(\"saved_command_line\"): matches
+livepatch: enabling patch '$MOD_LIVEPATCH'
+livepatch: '$MOD_LIVEPATCH': initializing patching transition
+livepatch: '$MOD_LIVEPATCH': starting patching transition
+livepatch: '$MOD_LIVEPATCH': completing patching transition
+livepatch: '$MOD_LIVEPATCH': patching complete"
+}
+
+# the lines of disabling and removing the livepatch
+disable_log() {
+	echo "% echo 0 > /sys/kernel/livepatch/$MOD_LIVEPATCH/enabled
+livepatch: '$MOD_LIVEPATCH': initializing unpatching transition
+livepatch: '$MOD_LIVEPATCH': starting unpatching transition
+livepatch: '$MOD_LIVEPATCH': completing unpatching transition
+livepatch: '$MOD_LIVEPATCH': unpatching complete
+% rmmod $MOD_LIVEPATCH"
+}
+
+# the lines of the patched test_klp_convert_mod_run()
+patched_run_log() {
+	echo "% echo 1 > /sys/module/$MOD_TARGET/parameters/run
+$MOD_LIVEPATCH: driver_name: $MOD_TARGET
+$MOD_LIVEPATCH: homonym_string,1: homonym string A
+$MOD_LIVEPATCH: homonym_string,2: homonym string B
+$MOD_LIVEPATCH: get_homonym_string,1(): homonym string A
+$MOD_LIVEPATCH: get_homonym_string,2(): homonym string B"
+}
+
+CHECKED="addresses match /proc/kallsyms"
+CMDLINE=$(cat /proc/cmdline)
 
 # - load a livepatch that reads non-exported vmlinux data (saved_command_line)
 #   and calls a non-exported vmlinux function (kallsyms_lookup_name), both
@@ -24,7 +62,6 @@ setup_config
 
 start_test "klp-convert: vmlinux data, function and homonym"
 
-CMDLINE=$(cat /proc/cmdline)
 load_lp $MOD_LIVEPATCH
 check_resolved $MOD_LIVEPATCH vmlinux
 [ "$(cat /proc/cmdline)" = "$CMDLINE $MOD_LIVEPATCH" ] ||
@@ -33,21 +70,9 @@ disable_lp $MOD_LIVEPATCH
 unload_lp $MOD_LIVEPATCH
 [ "$(cat /proc/cmdline)" = "$CMDLINE" ] || die "/proc/cmdline is still patched"
 
-check_result "% insmod $MOD_LIVEPATCH
-$MOD_LIVEPATCH: saved_command_line: $CMDLINE
-$MOD_LIVEPATCH: kallsyms_lookup_name(\"saved_command_line\"): matches
-livepatch: enabling patch '$MOD_LIVEPATCH'
-livepatch: '$MOD_LIVEPATCH': initializing patching transition
-livepatch: '$MOD_LIVEPATCH': starting patching transition
-livepatch: '$MOD_LIVEPATCH': completing patching transition
-livepatch: '$MOD_LIVEPATCH': patching complete
-% check_resolved $MOD_LIVEPATCH vmlinux: 3 addresses match /proc/kallsyms
-% echo 0 > /sys/kernel/livepatch/$MOD_LIVEPATCH/enabled
-livepatch: '$MOD_LIVEPATCH': initializing unpatching transition
-livepatch: '$MOD_LIVEPATCH': starting unpatching transition
-livepatch: '$MOD_LIVEPATCH': completing unpatching transition
-livepatch: '$MOD_LIVEPATCH': unpatching complete
-% rmmod $MOD_LIVEPATCH"
+check_result "$(enable_log)
+% check_resolved $MOD_LIVEPATCH vmlinux: 3 $CHECKED
+$(disable_log)"
 
 
 # - load the target module, then the livepatch: its test_klp_convert_mod
@@ -69,27 +94,10 @@ unload_mod $MOD_TARGET
 
 check_result "% insmod $MOD_TARGET
 $MOD_TARGET: $MOD_TARGET
-% insmod $MOD_LIVEPATCH
-$MOD_LIVEPATCH: saved_command_line: $CMDLINE
-$MOD_LIVEPATCH: kallsyms_lookup_name(\"saved_command_line\"): matches
-livepatch: enabling patch '$MOD_LIVEPATCH'
-livepatch: '$MOD_LIVEPATCH': initializing patching transition
-livepatch: '$MOD_LIVEPATCH': starting patching transition
-livepatch: '$MOD_LIVEPATCH': completing patching transition
-livepatch: '$MOD_LIVEPATCH': patching complete
-% echo 1 > /sys/module/$MOD_TARGET/parameters/run
-$MOD_LIVEPATCH: driver_name: $MOD_TARGET
-$MOD_LIVEPATCH: homonym_string,1: homonym string A
-$MOD_LIVEPATCH: homonym_string,2: homonym string B
-$MOD_LIVEPATCH: get_homonym_string,1(): homonym string A
-$MOD_LIVEPATCH: get_homonym_string,2(): homonym string B
-% check_resolved $MOD_LIVEPATCH: 8 addresses match /proc/kallsyms
-% echo 0 > /sys/kernel/livepatch/$MOD_LIVEPATCH/enabled
-livepatch: '$MOD_LIVEPATCH': initializing unpatching transition
-livepatch: '$MOD_LIVEPATCH': starting unpatching transition
-livepatch: '$MOD_LIVEPATCH': completing unpatching transition
-livepatch: '$MOD_LIVEPATCH': unpatching complete
-% rmmod $MOD_LIVEPATCH
+$(enable_log)
+$(patched_run_log)
+% check_resolved $MOD_LIVEPATCH: 8 $CHECKED
+$(disable_log)
 % echo 1 > /sys/module/$MOD_TARGET/parameters/run
 $MOD_TARGET: test_klp_convert_mod_run: homonym string A, homonym string B
 % rmmod $MOD_TARGET"
@@ -110,88 +118,81 @@ unload_mod $MOD_TARGET
 disable_lp $MOD_LIVEPATCH
 unload_lp $MOD_LIVEPATCH
 
-check_result "% insmod $MOD_LIVEPATCH
-$MOD_LIVEPATCH: saved_command_line: $CMDLINE
-$MOD_LIVEPATCH: kallsyms_lookup_name(\"saved_command_line\"): matches
-livepatch: enabling patch '$MOD_LIVEPATCH'
-livepatch: '$MOD_LIVEPATCH': initializing patching transition
-livepatch: '$MOD_LIVEPATCH': starting patching transition
-livepatch: '$MOD_LIVEPATCH': completing patching transition
-livepatch: '$MOD_LIVEPATCH': patching complete
+check_result "$(enable_log)
 % insmod $MOD_TARGET
 livepatch: applying patch '$MOD_LIVEPATCH' to loading module '$MOD_TARGET'
 $MOD_TARGET: $MOD_TARGET
-% echo 1 > /sys/module/$MOD_TARGET/parameters/run
-$MOD_LIVEPATCH: driver_name: $MOD_TARGET
-$MOD_LIVEPATCH: homonym_string,1: homonym string A
-$MOD_LIVEPATCH: homonym_string,2: homonym string B
-$MOD_LIVEPATCH: get_homonym_string,1(): homonym string A
-$MOD_LIVEPATCH: get_homonym_string,2(): homonym string B
-% check_resolved $MOD_LIVEPATCH: 8 addresses match /proc/kallsyms
+$(patched_run_log)
+% check_resolved $MOD_LIVEPATCH: 8 $CHECKED
 % rmmod $MOD_TARGET
 livepatch: reverting patch '$MOD_LIVEPATCH' on unloading module '$MOD_TARGET'
-% echo 0 > /sys/kernel/livepatch/$MOD_LIVEPATCH/enabled
-livepatch: '$MOD_LIVEPATCH': initializing unpatching transition
-livepatch: '$MOD_LIVEPATCH': starting unpatching transition
-livepatch: '$MOD_LIVEPATCH': completing unpatching transition
-livepatch: '$MOD_LIVEPATCH': unpatching complete
-% rmmod $MOD_LIVEPATCH"
+$(disable_log)"
 
 
 # - load the target, then the livepatch (relocations applied), unload the
 #   target and load it again while the livepatch stays.
 #
-# Linux 6.1 has no clear_relocate_add() (it came with 6.3): unloading a
-# target module leaves the values written by its livepatch relocations in
-# the livepatch module's sections (klp_module_going() only unpatches the
-# functions).  When the target comes back, klp_module_coming() applies the
-# relocations again and x86's apply_relocate_add() refuses to overwrite a
-# nonzero value ("x86/modules: Skipping invalid relocation target, existing
-# value is nonzero", -ENOEXEC), so klp_module_coming() fails and the kernel
-# refuses to load the target while the livepatch is loaded.  Once the
-# livepatch is disabled and removed, the target loads and runs unpatched.
-# On 6.3 and later the reload succeeds: this test asserts the 6.1
-# behaviour, which is what a klp-convert user on 6.1 gets.
+# Since 6.3, klp_module_going() clears the target's relocations in the
+# livepatch (clear_relocate_add()) and klp_module_coming() applies them
+# again for the new copy of the target: it loads, runs patched, and every
+# address matches /proc/kallsyms again.
+#
+# Linux 6.1 has no clear_relocate_add(): the values written by the first
+# load stay, and x86's apply_relocate_add() refuses to overwrite a nonzero
+# value ("Skipping invalid relocation target", -ENOEXEC), so
+# klp_module_coming() fails and the kernel refuses the target while the
+# livepatch is loaded.  Once the livepatch is gone, the target loads and
+# runs unpatched.
 
 start_test "klp-convert: target module reloaded while the livepatch stays"
 
 load_mod $MOD_TARGET
 load_lp $MOD_LIVEPATCH
+check_resolved $MOD_LIVEPATCH
 unload_mod $MOD_TARGET
-load_failing_mod $MOD_TARGET
-disable_lp $MOD_LIVEPATCH
-unload_lp $MOD_LIVEPATCH
-load_mod $MOD_TARGET
-write_param $MOD_TARGET run 1
-unload_mod $MOD_TARGET
-
-check_result "% insmod $MOD_TARGET
+if kernel_at_least 6 3; then
+	load_mod $MOD_TARGET
+	write_param $MOD_TARGET run 1
+	check_resolved $MOD_LIVEPATCH
+	unload_mod $MOD_TARGET
+	disable_lp $MOD_LIVEPATCH
+	unload_lp $MOD_LIVEPATCH
+	RELOAD_LOG="% insmod $MOD_TARGET
+livepatch: applying patch '$MOD_LIVEPATCH' to loading module '$MOD_TARGET'
 $MOD_TARGET: $MOD_TARGET
-% insmod $MOD_LIVEPATCH
-$MOD_LIVEPATCH: saved_command_line: $CMDLINE
-$MOD_LIVEPATCH: kallsyms_lookup_name(\"saved_command_line\"): matches
-livepatch: enabling patch '$MOD_LIVEPATCH'
-livepatch: '$MOD_LIVEPATCH': initializing patching transition
-livepatch: '$MOD_LIVEPATCH': starting patching transition
-livepatch: '$MOD_LIVEPATCH': completing patching transition
-livepatch: '$MOD_LIVEPATCH': patching complete
+$(patched_run_log)
+% check_resolved $MOD_LIVEPATCH: 8 $CHECKED
 % rmmod $MOD_TARGET
 livepatch: reverting patch '$MOD_LIVEPATCH' on unloading module '$MOD_TARGET'
-% insmod $MOD_TARGET
-module: x86/modules: Skipping invalid relocation target, existing value is nonzero for type <type>, loc <loc>, val <val>
+$(disable_log)"
+else
+	load_failing_mod $MOD_TARGET
+	disable_lp $MOD_LIVEPATCH
+	unload_lp $MOD_LIVEPATCH
+	load_mod $MOD_TARGET
+	write_param $MOD_TARGET run 1
+	unload_mod $MOD_TARGET
+	SKIPPING="x86/modules: Skipping invalid relocation target, existing value is nonzero"
+	REFUSING="refusing to load module '$MOD_TARGET'"
+	RELOAD_LOG="% insmod $MOD_TARGET
+module: $SKIPPING for type <type>, loc <loc>, val <val>
 livepatch: failed to initialize patch '$MOD_LIVEPATCH' for module '$MOD_TARGET' (-8)
-livepatch: patch '$MOD_LIVEPATCH' failed for module '$MOD_TARGET', refusing to load module '$MOD_TARGET'
+livepatch: patch '$MOD_LIVEPATCH' failed for module '$MOD_TARGET', $REFUSING
 insmod $MOD_TARGET failed, as expected
-% echo 0 > /sys/kernel/livepatch/$MOD_LIVEPATCH/enabled
-livepatch: '$MOD_LIVEPATCH': initializing unpatching transition
-livepatch: '$MOD_LIVEPATCH': starting unpatching transition
-livepatch: '$MOD_LIVEPATCH': completing unpatching transition
-livepatch: '$MOD_LIVEPATCH': unpatching complete
-% rmmod $MOD_LIVEPATCH
+$(disable_log)
 % insmod $MOD_TARGET
 $MOD_TARGET: $MOD_TARGET
 % echo 1 > /sys/module/$MOD_TARGET/parameters/run
 $MOD_TARGET: test_klp_convert_mod_run: homonym string A, homonym string B
 % rmmod $MOD_TARGET"
+fi
+
+check_result "% insmod $MOD_TARGET
+$MOD_TARGET: $MOD_TARGET
+$(enable_log)
+% check_resolved $MOD_LIVEPATCH: 8 $CHECKED
+% rmmod $MOD_TARGET
+livepatch: reverting patch '$MOD_LIVEPATCH' on unloading module '$MOD_TARGET'
+$RELOAD_LOG"
 
 exit 0

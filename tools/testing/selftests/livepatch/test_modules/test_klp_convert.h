@@ -4,22 +4,26 @@
 #define _TEST_KLP_CONVERT_H
 
 #include <linux/kernel.h>
+#include <linux/mm.h>
 
 /* test_klp_convert_mod: not exported, only shared between its two files. */
 const char *test_klp_convert_mod_b_string(void);
 void test_klp_convert_mod_run(void);
 
 /*
- * The livepatches list what they resolved in their read-only "resolved"
- * module parameter, one symbol a line:
+ * klp_convert_show() - append one line to the read-only "resolved" module
+ * parameter of a livepatch, which lists what it resolved, one symbol a line:
  *	<object> <symbol> <sympos> <address> [<where>]
  * The selftest compares <address> with /proc/kallsyms (check_resolved in
  * functions.sh): the <sympos>-th symbol of that name in <object>, or the only
- * one when <sympos> is 0.
+ * one when <sympos> is 0.  Returns the new length of @buf (a page).
  */
-#define KLP_CONVERT_SHOW(buf, len, obj, sym, pos, addr, where)		\
-	((len) += scnprintf((buf) + (len), PAGE_SIZE - (len),		\
-			    "%s %s %d %lx %s\n", obj, sym, pos,		\
-			    (unsigned long)(addr), where))
+static inline int klp_convert_show(char *buf, int len, const char *obj,
+				   const char *sym, int pos, unsigned long addr,
+				   const char *where)
+{
+	return len + scnprintf(buf + len, PAGE_SIZE - len, "%s %s %d %lx %s\n",
+			       obj, sym, pos, addr, where);
+}
 
 #endif /* _TEST_KLP_CONVERT_H */

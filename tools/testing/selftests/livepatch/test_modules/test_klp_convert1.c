@@ -1,18 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * test_klp_convert1 - a livepatch with klp-convert relocations for two
- * lp-objects: vmlinux and test_klp_convert_mod.
+ * lp-objects, vmlinux and test_klp_convert_mod, to symbols declared in
+ * test_klp_convert_syms.h.
  *
- * vmlinux (relocations applied when this module loads):
- *   - saved_command_line: non-exported data, sympos 0;
- *   - kallsyms_lookup_name(): non-exported function (called), sympos 0;
- *   - c_start: a static function name that occurs several times in vmlinux,
- *     the second one (sympos 2).
+ * vmlinux (relocations applied when this module loads): saved_command_line
+ * (data), kallsyms_lookup_name() (called), the 2nd c_start (its address);
  * test_klp_convert_mod (relocations applied when that module is loaded,
- * before or after this patch):
- *   - driver_name: a unique static array, sympos 0;
- *   - homonym_string and get_homonym_string(): static names defined in both
- *     of the module's source files, sympos 1 and 2.
+ * before or after this patch, and again when it is loaded again):
+ * driver_name, homonym_string and get_homonym_string() (sympos 1 and 2).
  *
  * It replaces cmdline_proc_show() (reads saved_command_line) and
  * test_klp_convert_mod_run() (reads and calls the module's symbols).
@@ -24,33 +20,7 @@
 #include <linux/kernel.h>
 #include <linux/livepatch.h>
 #include <linux/seq_file.h>
-#include <linux/klp_reloc.h>
-#include "test_klp_convert.h"
-
-/* vmlinux: the C names differ from the kernel's own declarations. */
-extern char *klp_saved_command_line
-	KLP_RELOC_SYMBOL(vmlinux, vmlinux, saved_command_line);
-extern unsigned long klp_kallsyms_lookup_name(const char *name)
-	KLP_RELOC_SYMBOL(vmlinux, vmlinux, kallsyms_lookup_name);
-/* Only its address is used: the selftest compares it with /proc/kallsyms. */
-extern void klp_c_start_2(void)
-	KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, c_start, 2);
-
-/* test_klp_convert_mod */
-extern const char klp_driver_name[]
-	KLP_RELOC_SYMBOL(test_klp_convert_mod, test_klp_convert_mod, driver_name);
-extern char *klp_homonym_string_1
-	KLP_RELOC_SYMBOL_POS(test_klp_convert_mod, test_klp_convert_mod,
-			     homonym_string, 1);
-extern char *klp_homonym_string_2
-	KLP_RELOC_SYMBOL_POS(test_klp_convert_mod, test_klp_convert_mod,
-			     homonym_string, 2);
-extern const char *klp_get_homonym_string_1(void)
-	KLP_RELOC_SYMBOL_POS(test_klp_convert_mod, test_klp_convert_mod,
-			     get_homonym_string, 1);
-extern const char *klp_get_homonym_string_2(void)
-	KLP_RELOC_SYMBOL_POS(test_klp_convert_mod, test_klp_convert_mod,
-			     get_homonym_string, 2);
+#include "test_klp_convert_syms.h"
 
 static int livepatch_cmdline_proc_show(struct seq_file *m, void *v)
 {
@@ -72,26 +42,28 @@ static void livepatch_test_klp_convert_mod_run(void)
  * module resolved.  The test_klp_convert_mod ones are only meaningful while
  * that module is loaded.
  */
+#define MOD "test_klp_convert_mod"
+
 static int resolved_get(char *buf, const struct kernel_param *kp)
 {
 	int len = 0;
 
-	KLP_CONVERT_SHOW(buf, len, "vmlinux", "saved_command_line", 0,
-			 &klp_saved_command_line, "text");
-	KLP_CONVERT_SHOW(buf, len, "vmlinux", "kallsyms_lookup_name", 0,
-			 klp_kallsyms_lookup_name, "text");
-	KLP_CONVERT_SHOW(buf, len, "vmlinux", "c_start", 2,
-			 klp_c_start_2, "text");
-	KLP_CONVERT_SHOW(buf, len, "test_klp_convert_mod", "driver_name", 0,
-			 klp_driver_name, "text");
-	KLP_CONVERT_SHOW(buf, len, "test_klp_convert_mod", "homonym_string", 1,
-			 &klp_homonym_string_1, "text");
-	KLP_CONVERT_SHOW(buf, len, "test_klp_convert_mod", "homonym_string", 2,
-			 &klp_homonym_string_2, "text");
-	KLP_CONVERT_SHOW(buf, len, "test_klp_convert_mod", "get_homonym_string",
-			 1, klp_get_homonym_string_1, "text");
-	KLP_CONVERT_SHOW(buf, len, "test_klp_convert_mod", "get_homonym_string",
-			 2, klp_get_homonym_string_2, "text");
+	len = klp_convert_show(buf, len, "vmlinux", "saved_command_line", 0,
+			       (unsigned long)&klp_saved_command_line, "text");
+	len = klp_convert_show(buf, len, "vmlinux", "kallsyms_lookup_name", 0,
+			       (unsigned long)klp_kallsyms_lookup_name, "text");
+	len = klp_convert_show(buf, len, "vmlinux", "c_start", 2,
+			       (unsigned long)klp_c_start_2, "text");
+	len = klp_convert_show(buf, len, MOD, "driver_name", 0,
+			       (unsigned long)klp_driver_name, "text");
+	len = klp_convert_show(buf, len, MOD, "homonym_string", 1,
+			       (unsigned long)&klp_homonym_string_1, "text");
+	len = klp_convert_show(buf, len, MOD, "homonym_string", 2,
+			       (unsigned long)&klp_homonym_string_2, "text");
+	len = klp_convert_show(buf, len, MOD, "get_homonym_string", 1,
+			       (unsigned long)klp_get_homonym_string_1, "text");
+	len = klp_convert_show(buf, len, MOD, "get_homonym_string", 2,
+			       (unsigned long)klp_get_homonym_string_2, "text");
 	return len;
 }
 

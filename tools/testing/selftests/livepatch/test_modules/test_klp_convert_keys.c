@@ -17,11 +17,7 @@
 #include <linux/livepatch.h>
 #include <linux/seq_file.h>
 #include <linux/jump_label.h>
-#include <linux/klp_reloc.h>
-#include "test_klp_convert.h"
-
-extern struct static_key_false klp_sched_schedstats
-	KLP_RELOC_SYMBOL(vmlinux, vmlinux, sched_schedstats);
+#include "test_klp_convert_syms.h"
 
 static int livepatch_cmdline_proc_show(struct seq_file *m, void *v)
 {
@@ -34,11 +30,8 @@ static int livepatch_cmdline_proc_show(struct seq_file *m, void *v)
 
 static int resolved_get(char *buf, const struct kernel_param *kp)
 {
-	int len = 0;
-
-	KLP_CONVERT_SHOW(buf, len, "vmlinux", "sched_schedstats", 0,
-			 &klp_sched_schedstats, "text");
-	return len;
+	return klp_convert_show(buf, 0, "vmlinux", "sched_schedstats", 0,
+				(unsigned long)&klp_sched_schedstats, "text");
 }
 
 static const struct kernel_param_ops resolved_ops = {

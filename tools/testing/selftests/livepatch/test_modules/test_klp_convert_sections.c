@@ -21,18 +21,7 @@
 #include <linux/kernel.h>
 #include <linux/livepatch.h>
 #include <linux/cache.h>
-#include <linux/klp_reloc.h>
-#include "test_klp_convert.h"
-
-extern char *klp_saved_command_line
-	KLP_RELOC_SYMBOL(vmlinux, vmlinux, saved_command_line);
-extern unsigned long klp_kallsyms_lookup_name(const char *name)
-	KLP_RELOC_SYMBOL(vmlinux, vmlinux, kallsyms_lookup_name);
-extern const char klp_driver_name[]
-	KLP_RELOC_SYMBOL(test_klp_convert_mod, test_klp_convert_mod, driver_name);
-extern const char *klp_get_homonym_string_2(void)
-	KLP_RELOC_SYMBOL_POS(test_klp_convert_mod, test_klp_convert_mod,
-			     get_homonym_string, 2);
+#include "test_klp_convert_syms.h"
 
 struct klp_convert_ptrs {
 	char **cmdline;
@@ -90,15 +79,15 @@ static int show_resolved(char *buf, int len, const char *where,
 			 const struct klp_convert_ptrs *p)
 {
 	OPTIMIZER_HIDE_VAR(p);
-	KLP_CONVERT_SHOW(buf, len, "vmlinux", "saved_command_line", 0,
-			 p->cmdline, where);
-	KLP_CONVERT_SHOW(buf, len, "vmlinux", "kallsyms_lookup_name", 0,
-			 p->lookup, where);
-	KLP_CONVERT_SHOW(buf, len, "test_klp_convert_mod", "driver_name", 0,
-			 p->driver_name, where);
-	KLP_CONVERT_SHOW(buf, len, "test_klp_convert_mod", "get_homonym_string",
-			 2, p->homonym, where);
-	return len;
+	len = klp_convert_show(buf, len, "vmlinux", "saved_command_line", 0,
+			       (unsigned long)p->cmdline, where);
+	len = klp_convert_show(buf, len, "vmlinux", "kallsyms_lookup_name", 0,
+			       (unsigned long)p->lookup, where);
+	len = klp_convert_show(buf, len, "test_klp_convert_mod", "driver_name",
+			       0, (unsigned long)p->driver_name, where);
+	return klp_convert_show(buf, len, "test_klp_convert_mod",
+				"get_homonym_string", 2,
+				(unsigned long)p->homonym, where);
 }
 
 static int resolved_get(char *buf, const struct kernel_param *kp)

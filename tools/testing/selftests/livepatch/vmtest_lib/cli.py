@@ -1,34 +1,48 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""vmtest main(): fetch, build, pack, boot, report."""
+"""vmtest main(): pick the kernel(s), run them, report."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
-import time
 from typing import List, Optional
 
-from . import build, fetch, initramfs, qemu, tap
-from .config import (EXIT_FAIL, EXIT_INFRA, EXIT_KERNEL, EXIT_PASS, EXIT_TIMEOUT,
-                     EXIT_USAGE, Config, VmtestError, test_progs, test_timeout)
-
-
-class _Timeout(Exception):
-    pass
+from . import env, fetch, matrix, suites
+from .config import EXIT_INFRA, EXIT_PASS, EXIT_USAGE, Config, test_progs
+from .runner import Outcome, run_kernel
 
 
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="vmtest",
         description="Build the klp-convert livepatch selftests through the "
-        "Kbuild hook and run them in QEMU on Debian's kernel.",
+        "Kbuild hook and run them in QEMU on a Debian kernel: the host's "
+        "(default), one suite's (--suite) or all of them (--all).",
         epilog="Exit status: 0 passed, 1 a test failed or skipped, 2 usage, "
         "3 infrastructure error, 5 timeout, 6 kernel panic/oops or the VM "
-        "did not finish.")
+        "did not finish; with --all the highest status of the kernels.")
+    p.add_argument("--suite", choices=suites.ALL,
+                   help="test the current kernel of this Debian suite: "
+                   "fetched with a private apt state, modules built in a "
+                   "chroot of the suite that has its compiler")
+    p.add_argument("--all", action="store_true",
+                   help=f"test every suite in turn ({', '.join(suites.ALL)}) "
+                   "and end with one TAP line per kernel")
+    p.add_argument("--cache-dir", help="where chroots and kernels are kept "
+                   "(default: $KLP_CACHE_DIR or /var/cache/klp-convert)")
+    p.add_argument("--print-env", action="store_true",
+                   help="with --suite: fetch, then print the environment as "
+                   "JSON (release, vmlinuz, headers, chroot, run prefix)")
+    p.add_argument("--bind", action="append", default=[], metavar="DIR",
+                   help="with --run: also make DIR visible in the chroot")
+    p.add_argument("--run", nargs=argparse.REMAINDER, metavar="CMD",
+                   help="with --suite: run CMD where the kernel's compiler is "
+                   "(the current directory and --bind/$KLP_BIND directories "
+                   "are visible); must come last")
     p.add_argument("--kernel", help="vmlinuz to boot (default: the one "
                    "linux-image-amd64 depends on)")
     p.add_argument("--kdir", help="headers package directory matching --kernel "
@@ -39,12 +53,29 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--tests", nargs="+", default=[], metavar="NAME",
                    help="run only these selftests (default: TEST_PROGS)")
     p.add_argument("--timeout", type=float, default=600.0,
-                   help="overall time limit in seconds (default: 600)")
+                   help="time limit in seconds for one kernel (default: 600)")
     p.add_argument("--kvm", choices=("auto", "on", "off"), default="auto",
                    help="auto: use KVM only if a probe boot succeeds")
     p.add_argument("--no-install", dest="install", action="store_false",
-                   help="do not apt-get install anything")
+                   help="do not apt-get install anything on the host")
     return p
+
+
+def _usage_error(args: argparse.Namespace, known: List[str]) -> Optional[str]:
+    if bool(args.kernel) != bool(args.kdir):
+        return "--kernel and --kdir go together"
+    if args.kernel and (args.suite or args.all):
+        return "--kernel/--kdir and --suite/--all exclude each other"
+    if args.suite and args.all:
+        return "--suite and --all exclude each other"
+    if (args.print_env or args.run is not None) and not args.suite:
+        return "--print-env and --run need --suite"
+    if args.run is not None and not [a for a in args.run if a != "--"]:
+        return "--run needs a command"
+    unknown = [t for t in args.tests if t not in known]
+    if unknown:
+        return f"unknown tests {unknown}; known: {known}"
+    return None
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -52,105 +83,103 @@ def main(argv: Optional[List[str]] = None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return EXIT_USAGE if exc.code else EXIT_PASS
+    known = test_progs()
+    error = _usage_error(args, known)
+    if error:
+        print(f"vmtest: {error}", file=sys.stderr)
+        return EXIT_USAGE
     cfg = Config(kernel=args.kernel, kdir=args.kdir, workdir=args.workdir,
                  keep=args.keep, tests=args.tests, timeout=args.timeout,
                  kvm=args.kvm, install=args.install)
-    if bool(cfg.kernel) != bool(cfg.kdir):
-        print("vmtest: --kernel and --kdir go together", file=sys.stderr)
-        return EXIT_USAGE
-    known = test_progs()
-    unknown = [t for t in cfg.tests if t not in known]
-    if unknown:
-        print(f"vmtest: unknown tests {unknown}; known: {known}", file=sys.stderr)
-        return EXIT_USAGE
-
-    start = time.monotonic()
-    deadline = start + cfg.timeout
-
-    def on_alarm(signum, frame):
-        raise _Timeout()
-    signal.signal(signal.SIGALRM, on_alarm)
-    signal.alarm(int(cfg.timeout) + 1)
-
+    try:
+        if args.print_env:
+            e = env.environment(args.suite, args.cache_dir, args.install)
+            print(json.dumps(e.as_dict(), indent=1))
+            return EXIT_PASS
+        if args.run is not None:
+            return _run_command(args)
+    except env.ERRORS as exc:
+        print(f"vmtest: {exc}", file=sys.stderr)
+        return EXIT_INFRA
     workdir = cfg.workdir or tempfile.mkdtemp(prefix="vmtest.")
     os.makedirs(workdir, exist_ok=True)
     try:
-        return _run(cfg, known, workdir, start, deadline)
-    except _Timeout:
-        print(f"vmtest: overall timeout of {cfg.timeout:.0f} s expired",
-              file=sys.stderr)
-        return EXIT_TIMEOUT
-    except VmtestError as exc:
-        print(f"vmtest: {exc}", file=sys.stderr)
-        return EXIT_INFRA
+        if args.all:
+            return _run_all(cfg, args.cache_dir, cfg.tests or known, workdir)
+        return _run_one(cfg, args.suite, args.cache_dir, cfg.tests or known,
+                        workdir)
     finally:
-        signal.alarm(0)
         if cfg.keep or cfg.workdir:
             print(f"vmtest: work directory kept: {workdir}", file=sys.stderr)
         else:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _run(cfg: Config, known: List[str], workdir: str, start: float,
-         deadline: float) -> int:
-    log = fetch.debug
+def _run_command(args: argparse.Namespace) -> int:
+    cmd = args.run[1:] if args.run and args.run[0] == "--" else args.run
+    e = env.environment(args.suite, args.cache_dir, args.install)
+    binds = [os.getcwd(), *args.bind,
+             *[b for b in os.environ.get("KLP_BIND", "").split(":") if b]]
+    return e.run(cmd, binds=binds, cwd=os.getcwd()).returncode
+
+
+def _environment(cfg: Config, suite: Optional[str],
+                 cache_dir: Optional[str]) -> env.Environment:
+    """The kernel to test: --kernel/--kdir, one suite's, or the host's."""
+    codename = suites.host_codename()
+    host = suite is None or suites.on_host(suites.get(suite), codename)
     if cfg.install:
-        fetch.install(log)
-    fetch.ensure_pyelftools(log)
+        fetch.install() if host else fetch.install_tools()
+    if host:
+        fetch.ensure_pyelftools()
     if cfg.kernel:
-        vmlinuz, headers = cfg.kernel, cfg.kdir
-    else:
-        release = fetch.debian_kernel()
-        log(f"vmtest: kernel {release}")
-        vmlinuz, headers = fetch.kernel_and_headers(release, log, cfg.install)
+        return env.given_kernel(cfg.kernel, cfg.kdir)
+    if suite is None:
+        return env.host_environment(suites.SUITES.get(codename or "") or
+                                    suites.Suite(codename or "host", "", "", ""),
+                                    env.cache.cache_dir(cache_dir), cfg.install)
+    return env.environment(suite, cache_dir, cfg.install)
 
-    kdir = build.hooked_headers(headers, os.path.join(workdir, "headers"))
-    modules = build.test_modules(kdir, workdir, log)
-    log(f"vmtest: built {len(modules)} test modules")
-    tests = cfg.tests or known
-    initrd = initramfs.pack(workdir, tests, modules, test_timeout())
 
-    kvm = cfg.kvm == "on"
-    if cfg.kvm == "auto":
-        probe = initramfs.pack(workdir, [], [], 1, name="probe")
-        kvm = qemu.kvm_works(vmlinuz, probe, workdir, initramfs.DONE_MARKER)
-        log(f"vmtest: KVM probe {'succeeded' if kvm else 'failed'}: using "
-            f"{'KVM' if kvm else 'TCG'}")
+def _summary(out: Outcome) -> str:
+    r = out.report
+    if r is None:
+        return f"vmtest: no results ({out.seconds:.1f} s)"
+    return (f"vmtest: {r.passed} passed, {r.failed} failed"
+            f"{f', {r.skipped} skipped' if r.skipped else ''} "
+            f"({out.seconds:.1f} s)")
 
-    console = os.path.join(workdir, "console.log")
-    log(f"vmtest: booting {vmlinuz} ({'KVM' if kvm else 'TCG'}); console log: "
-        f"{console}")
-    parser = tap.Parser()
 
-    def on_line(raw: str) -> None:
-        line = parser.feed(raw)
-        if tap.is_tap(line) or parser.report.crash == line.strip():
-            print(line, flush=True)
+def _run_one(cfg: Config, suite: Optional[str], cache_dir: Optional[str],
+             tests: List[str], workdir: str) -> int:
+    out = run_kernel(cfg, lambda: _environment(cfg, suite, cache_dir), tests,
+                     workdir, lambda line: print(line, flush=True), env.ERRORS)
+    if out.report is not None:
+        print(_summary(out), flush=True)
+    if out.reason and out.code != 1:
+        print(f"vmtest: {out.reason}", file=sys.stderr)
+    return out.code
 
-    run = qemu.boot(qemu.command(vmlinuz, initrd, kvm, cfg.memory), console,
-                    deadline, initramfs.DONE_MARKER, on_line)
-    report = parser.report
-    elapsed = time.monotonic() - start
-    summary = (f"vmtest: {report.passed} passed, {report.failed} failed"
-               f"{f', {report.skipped} skipped' if report.skipped else ''} "
-               f"({elapsed:.1f} s)")
-    if run.timed_out:
-        print(summary, flush=True)
-        print(f"vmtest: overall timeout expired while the VM ran; see {console}",
-              file=sys.stderr)
-        return EXIT_TIMEOUT
-    if report.crash:
-        print(summary, flush=True)
-        print(f"vmtest: kernel trouble: {report.crash}; see {console}",
-              file=sys.stderr)
-        return EXIT_KERNEL
-    if not run.finished:
-        print(summary, flush=True)
-        print(f"vmtest: the VM stopped before the tests finished (QEMU exit "
-              f"{run.returncode}); see {console}", file=sys.stderr)
-        return EXIT_KERNEL
-    print(summary, flush=True)
-    if report.failed or report.skipped or report.plan != len(report.results) \
-            or not report.results:
-        return EXIT_FAIL
-    return EXIT_PASS
+
+def _run_all(cfg: Config, cache_dir: Optional[str], tests: List[str],
+             workdir: str) -> int:
+    results: List[matrix.KernelResult] = []
+    if cfg.install:
+        try:
+            fetch.install(fetch.PACKAGES + fetch.FOREIGN)
+        except env.ERRORS as exc:
+            print(f"vmtest: {exc}", file=sys.stderr)
+            return EXIT_INFRA
+    quiet = Config(**{**cfg.__dict__, "install": False})
+    for name in suites.ALL:
+        print(f"vmtest: === {name} ===", file=sys.stderr, flush=True)
+        out = run_kernel(
+            cfg, lambda n=name: _environment(quiet, n, cache_dir), tests,
+            os.path.join(workdir, name),
+            lambda line, n=name: print(f"# {n}: {line}", flush=True), env.ERRORS)
+        if out.reason:
+            print(f"vmtest: {name}: {out.reason}", file=sys.stderr, flush=True)
+        results.append(matrix.KernelResult(name, out))
+    for line in matrix.summary(results):
+        print(line, flush=True)
+    return matrix.exit_code(results)

@@ -11,13 +11,16 @@ import os
 import re
 import subprocess
 import sys
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 from .config import VmtestError
 
-PACKAGES = ["qemu-system-x86", "busybox-static", "cpio", "kmod", "make", "gcc",
-            "patch", "linux-image-amd64", "linux-headers-amd64",
-            "python3-pyelftools"]
+# what the host needs to build for and boot its own kernel (plain vmtest)
+TOOLS = ["qemu-system-x86", "busybox-static", "cpio", "kmod", "make", "gcc",
+         "patch", "python3-pyelftools"]
+PACKAGES = TOOLS + ["linux-image-amd64", "linux-headers-amd64"]
+# and to fetch other suites' kernels and build chroots (--suite, --all)
+FOREIGN = ["debootstrap", "debian-archive-keyring"]
 
 
 def _run(cmd: List[str], what: str) -> str:
@@ -29,13 +32,34 @@ def _run(cmd: List[str], what: str) -> str:
     return r.stdout
 
 
-def install(log) -> None:
+def install(packages: Optional[List[str]] = None) -> None:
+    """apt-get update and install @packages (default: PACKAGES) on the host."""
+    packages = packages or PACKAGES
     if os.geteuid() != 0:
         raise VmtestError("installing packages needs root (or use --no-install)")
-    log("vmtest: apt-get install " + " ".join(PACKAGES))
+    debug("vmtest: apt-get install " + " ".join(packages))
     _run(["apt-get", "-o", "DPkg::Lock::Timeout=900", "update", "-q"], "apt-get update")
-    _run(["apt-get", "-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q", "--no-install-recommends", *PACKAGES],
-         "apt-get install")
+    _run(["apt-get", "-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q",
+          "--no-install-recommends", *packages], "apt-get install")
+
+
+def install_tools() -> None:
+    """What --suite needs on the host for another suite's kernel."""
+    install(TOOLS + FOREIGN)
+
+
+def apt_install(packages: List[str]) -> None:
+    """apt-get install on the host, waiting for the dpkg lock."""
+    missing = [p for p in packages if subprocess.run(
+        ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True,
+        text=True).stdout != "install ok installed"]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        raise VmtestError(f"installing {' '.join(missing)} needs root")
+    debug("vmtest: apt-get install " + " ".join(missing))
+    _run(["apt-get", "-o", "DPkg::Lock::Timeout=900", "install", "-y", "-q",
+          "--no-install-recommends", *missing], "apt-get install")
 
 
 def debian_kernel() -> str:
@@ -63,12 +87,12 @@ def kernel_and_headers(release: str, log, install_headers: bool) -> Tuple[str, s
     return vmlinuz, headers
 
 
-def ensure_pyelftools(log) -> None:
+def ensure_pyelftools(log=None) -> None:
     """klp-convert runs with the python3 on PATH during the build."""
     probe = ["python3", "-c", "import elftools"]
     if subprocess.run(probe, capture_output=True).returncode == 0:
         return
-    log("vmtest: python3 has no pyelftools: pip install 'pyelftools>=0.29'")
+    debug("vmtest: python3 has no pyelftools: pip install 'pyelftools>=0.29'")
     _run(["python3", "-m", "pip", "install", "-q", "pyelftools>=0.29"], "pip install")
     if subprocess.run(probe, capture_output=True).returncode:
         raise VmtestError("python3 cannot import elftools (pyelftools)")

@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""The command line of the modes for finished modules: --check (verify.py)
+and --strip-debug (strip.py).  Messages and exit codes as in cli.py."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from .cli import (EXIT_ERROR, EXIT_OK, PROG, _guarded, _read, _say, _warn)
+from .errors import InputError, KlpError
+from .modfile import SIGNATURE_MARKER, unwrap
+
+
+def _check_one(path: str, args) -> bool:
+    from .verify import verify
+    module = unwrap(_read(path))
+    report = _guarded(verify, module.elf)
+    for what in report.problems:
+        _say(path, what)
+    if _warn(path, report.warnings, args.strict):
+        return False
+    if report.problems:
+        return False
+    if args.quiet:
+        return True
+    form = ", ".join(f for f in (module.compression,
+                                 "signed" if module.signed else None) if f)
+    form = f" ({form})" if form else ""
+    if report.klp_sections or report.klp_symbols:
+        print(f"{PROG}: {path}: ok{form}: {report.klp_relocations} livepatch "
+              f"relocations in {report.klp_sections} sections, "
+              f"{report.klp_symbols} livepatch symbols")
+    else:
+        print(f"{PROG}: {path}: ok{form}: no livepatch relocations or "
+              "symbols (not a livepatch module)")
+    return True
+
+
+def do_check(paths: Sequence[str], args) -> int:
+    """klp-convert --check FILE...: 0 if every file passes, else 1."""
+    status = EXIT_OK
+    for path in paths:
+        try:
+            if not _check_one(path, args):
+                status = EXIT_ERROR
+        except KlpError as exc:
+            _say(path, exc)
+            status = EXIT_ERROR
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            _say(path, exc.strerror or exc)
+            status = EXIT_ERROR
+    return status
+
+
+def do_strip(inp: str, out: str, args) -> int:
+    """klp-convert --strip-debug INPUT [OUTPUT]."""
+    from .strip import strip_debug
+    from .writer import write_atomic
+    path = inp
+    try:
+        raw = _read(inp)
+        module = unwrap(raw)
+        if module.compression:
+            raise InputError(f"{module.compression}-compressed module: "
+                             "decompress it first; strip works on the ELF "
+                             "file before compression")
+        if raw.endswith(SIGNATURE_MARKER):
+            raise InputError("the module has an appended signature: "
+                             "stripping it would invalidate the signature; "
+                             "strip before signing")
+        stripped = _guarded(strip_debug, raw)
+        path = out
+        same = os.path.exists(out) and os.path.samefile(inp, out)
+        if stripped is not None or not same:
+            write_atomic(out, raw if stripped is None else stripped,
+                         mode_from=inp)
+        if args.verbose:
+            print(f"{PROG}: {out}: {len(raw)} -> "
+                  f"{len(raw if stripped is None else stripped)} bytes")
+        return EXIT_OK
+    except KlpError as exc:
+        _say(path, exc)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        _say(path, exc.strerror or exc)
+    return EXIT_ERROR
