@@ -28,6 +28,7 @@ import struct
 import sys
 from array import array
 from itertools import compress
+from typing import BinaryIO
 
 from .elf import (SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_COMMON,
                   SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, SHT_STRTAB,
@@ -93,22 +94,26 @@ def decompress(raw: bytes, path: str) -> bytes:
 
 
 def _unzstd(raw: bytes, path: str) -> bytes:
+    """Python 3.14's compression.zstd, else the zstandard module."""
+    from importlib import import_module
     try:
-        from compression import zstd  # type: ignore  # Python 3.14
-        return zstd.decompress(raw)
-    except ImportError:
-        pass
-    try:
-        import zstandard  # type: ignore
-        return zstandard.ZstdDecompressor().decompress(
-            raw, max_output_size=1 << 31)
-    except ImportError:
-        raise SymbolSourceError(
-            "zstd-compressed file, and this Python cannot read zstd (it "
-            "needs Python 3.14 or the zstandard module, Debian's "
-            "python3-zstandard); decompress it first with unzstd",
-            path) from None
-    except Exception as exc:     # zstandard.ZstdError
+        try:
+            return bytes(import_module("compression.zstd").decompress(raw))
+        except ImportError:
+            pass
+        try:
+            zstandard = import_module("zstandard")
+        except ImportError:
+            raise SymbolSourceError(
+                "zstd-compressed file, and this Python cannot read zstd (it "
+                "needs Python 3.14 or the zstandard module, Debian's "
+                "python3-zstandard); decompress it first with unzstd",
+                path) from None
+        return bytes(zstandard.ZstdDecompressor().decompress(
+            raw, max_output_size=1 << 31))
+    except SymbolSourceError:
+        raise
+    except Exception as exc:     # ZstdError of either module
         raise SymbolSourceError(f"cannot decompress: {exc}", path) from None
 
 
@@ -315,7 +320,7 @@ def read_vmlinux(path: str) -> VmlinuxSymbols:
         raise SymbolSourceError(f"malformed vmlinux ({exc})", path) from None
 
 
-def _vmlinux_from(f, path: str) -> VmlinuxSymbols:
+def _vmlinux_from(f: BinaryIO, path: str) -> VmlinuxSymbols:
     ident = f.read(64)
     if len(ident) < 64 or ident[:4] != b"\x7fELF" or ident[4] != 2:
         raise SymbolSourceError("not an ELF64 vmlinux", path)
@@ -328,12 +333,12 @@ def _vmlinux_from(f, path: str) -> VmlinuxSymbols:
     if len(headers) != shnum or not 0 < shstrndx < shnum:
         raise SymbolSourceError("truncated section header table", path)
 
-    def contents(h: tuple) -> bytes:
+    def contents(h: tuple[int, ...]) -> bytes:
         f.seek(h[4])
         data = f.read(h[5])
         if len(data) != h[5]:
             raise SymbolSourceError("truncated file", path)
-        return data
+        return bytes(data)
 
     shstr = contents(headers[shstrndx])
     sections = [(shstr[h[0]:shstr.find(b"\0", h[0])].decode("ascii",

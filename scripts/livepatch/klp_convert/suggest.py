@@ -47,7 +47,7 @@ def _edits1(word: str) -> set[str]:
 
 def _lines_with(blob: bytes, needle: bytes, limit: int) -> list[bytes]:
     """The names (lines of @blob) that contain @needle."""
-    out = []
+    out: list[bytes] = []
     i = blob.find(needle)
     while i >= 0 and len(out) < limit:
         start = blob.rfind(b"\n", 0, i) + 1

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 from .convert import find_intermediates
-from .elf import SHN_UNDEF, ElfFile
+from .elf import SHN_UNDEF, ElfFile, Sym
 from .errors import CheckError
 from .ksyms import (ADDRESS_ZERO, AMBIGUOUS, CLONE_RE, FOUND, HIDDEN,
                     NOT_FOUND, PAST_END, VMLINUX, Lookup, ObjectSymbols,
@@ -35,7 +35,7 @@ class VerifyError(CheckError):
     written; the message has one problem per paragraph, and .warnings
     the warnings found on the way."""
 
-    warnings: list = []
+    warnings: list[str] = []
 
 
 class Report(namedtuple("Report", ["warnings", "resolved"])):
@@ -82,7 +82,7 @@ def check_depends(modinfo: list[bytes], lp_objs: set[str]) -> list[str]:
     return out
 
 
-def check_plain_refs(elf: ElfFile, syms: list[tuple], symvers: Symvers,
+def check_plain_refs(elf: ElfFile, syms: list[Sym], symvers: Symvers,
                      lp_objs: set[str]) -> list[str]:
     """Plain undefined references to symbols a patched module exports."""
     out = []
@@ -309,7 +309,7 @@ class _Verifier:
 
 
 def verify_symbols(elf: ElfFile, inter: dict[int, KlpName],
-                   syms: list[tuple], sources: Sources) -> _Verifier:
+                   syms: list[Sym], sources: Sources) -> _Verifier:
     """Look every intermediate symbol up, once per distinct name, in the
     order of first use."""
     from .usage import relocation_uses
@@ -318,7 +318,7 @@ def verify_symbols(elf: ElfFile, inter: dict[int, KlpName],
     by_name: dict[KlpName, list[Use]] = {}
     for i, used in relocation_uses(elf, set(inter)).items():
         by_name.setdefault(inter[i], []).extend(used)
-    first = {}
+    first: dict[KlpName, str] = {}
     for i, name in inter.items():
         first.setdefault(name, elf.symbol_name(syms[i], i))
     for name, uses in by_name.items():
