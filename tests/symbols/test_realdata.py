@@ -7,11 +7,47 @@ and vmlinux (see debian_symbols.py)."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
+import debian_symbols as debian
 from symtest import assemble, calls, run
 from klp_convert.ksyms_open import open_source
+
+# The real data: a test that needs it fails with the reason when it cannot
+# be produced.  (Fixtures here, not in a conftest.py: tests/convert imports
+# its conftest by name.)
+
+
+def _real(func, *args):
+    try:
+        return func(*args)
+    except debian.RealDataError as exc:
+        pytest.fail(f"real Debian symbol data unavailable: {exc}")
+
+
+@pytest.fixture(scope="session")
+def release() -> str:
+    return _real(debian.release)
+
+
+@pytest.fixture(scope="session")
+def moddir(release) -> Path:
+    return _real(debian.moddir, release)
+
+
+@pytest.fixture(scope="session")
+def kallsyms(release):
+    """(real dump, dump with hidden addresses) of the booted kernel."""
+    return _real(debian.kallsyms, release)
+
+
+@pytest.fixture(scope="session")
+def dbg(release):
+    """(System.map, vmlinux) of the -dbg package."""
+    return _real(debian.dbg, release)
+
 
 R = ".klp.sym.rela."
 
