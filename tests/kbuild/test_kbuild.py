@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import (BAD_DECL, GOOD_DECL, TOP, Kbuild, bad_lp, good_lp,
+from kbuild_support import (BAD_DECL, GOOD_DECL, TOP, Kbuild, bad_lp, good_lp,
                       headers_copy, livepatch, module_dir, modpost_undefined,
                       no_tmp_left, ordinary, products, readelf)
 
