@@ -18,6 +18,18 @@ Modules, one job each:
   strip    --strip-debug: strip --strip-debug without damage
   finished the command line of --check and --strip-debug
   cli      argument parsing, messages and exit codes
+
+Verification against the target kernel (--symbols, --symvers):
+  ksyms        the kernel's symbols as klp_find_object_symbol() counts them,
+               and its rule (klp_find)
+  ksyms_text   reader: /proc/kallsyms dumps and System.map
+  ksyms_elf    reader: vmlinux and module files (also compressed)
+  ksyms_dir    reader: module directories (/lib/modules/<release>)
+  ksyms_open   --symbols arguments: which reader, and all sources together
+  suggest      close names among 200,000
+  symvers      Module.symvers
+  usage        calls and data accesses, per relocation
+  symcheck     the checks, errors and warnings
 """
 
 __version__ = "0.1.0"

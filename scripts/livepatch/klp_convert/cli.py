@@ -54,6 +54,18 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true",
                    help="treat warnings as errors: exit status 1, nothing "
                    "written")
+    # Symbol verification (symcheck.py).
+    p.add_argument("--symbols", metavar="SRC", action="append", default=[],
+                   help="check every intermediate symbol against the target "
+                   "kernel's symbols: a /proc/kallsyms dump, a System.map, a "
+                   "vmlinux, a module (.ko[.xz|.gz|.zst]) or a module "
+                   "directory (/lib/modules/<release>); KIND:PATH forces "
+                   "the kind (kallsyms, sysmap, vmlinux, module, moddir); "
+                   "repeatable")
+    p.add_argument("--symvers", metavar="FILE", action="append", default=[],
+                   help="Module.symvers of the build: refuse plain "
+                   "references to symbols that a patched module exports, "
+                   "warn about exported vmlinux symbols; repeatable")
     p.add_argument("-v", "--verbose", action="store_true",
                    help="print a summary line per file")
     p.add_argument("-q", "--quiet", action="store_true",
@@ -66,11 +78,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _say(path: str, what: object, err: bool = True) -> None:
-    """One "klp-convert: <file>: <what>" line; names from a damaged file
-    may hold bytes that are not UTF-8: show them escaped."""
-    line = f"{PROG}: {path}: {what}".encode("utf-8", "backslashreplace")
+    """"klp-convert: <file>: <what>", each line of a message prefixed;
+    names from a damaged file may hold bytes that are not UTF-8: show
+    them escaped."""
     stream = sys.stderr if err else sys.stdout
-    stream.write(line.decode("utf-8") + "\n")
+    for text in str(what).split("\n"):
+        line = f"{PROG}: {path}: {text}".encode("utf-8", "backslashreplace")
+        stream.write(line.decode("utf-8") + "\n")
 
 
 class _Current:
@@ -123,7 +137,9 @@ def _weaken_bytes(raw: bytes):
     return _guarded(weaken, raw)
 
 
-def _print_table(path: str, moves) -> None:
+def _print_table(path: str, moves, resolved=None) -> None:
+    """The --list table; with --symbols, a last column RESOLVED: where
+    each symbol resolves in the first source that has it."""
     if not moves:
         print(f"{PROG}: {path}: no intermediate klp symbols")
         return
@@ -131,10 +147,34 @@ def _print_table(path: str, moves) -> None:
             "FINAL SYMBOL")
     rows = [(m.section, f"{m.offset:#x}" if m.offset >= 0 else "-", m.rtype,
              m.intermediate, m.lp_obj, m.final) for m in moves]
-    widths = [max(len(r[c]) for r in rows + [head]) for c in range(5)]
+    if resolved is not None:
+        head += ("RESOLVED",)
+        rows = [r + (resolved.get(r[3], "(not verified)"),) for r in rows]
+    last = len(head) - 1
+    widths = [max(len(r[c]) for r in rows + [head]) for c in range(last)]
     for r in [head] + rows:
-        line = "  ".join(r[c].ljust(widths[c]) for c in range(5)) + "  " + r[5]
+        line = "  ".join(r[c].ljust(widths[c]) for c in range(last)) + \
+            "  " + r[last]
         print(line.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def _verify(inp: str, raw: bytes, args):
+    """Symbol verification (symcheck.py), before anything is written: the
+    report (its warnings are the caller's to print); a refused module
+    raises VerifyError, after its warnings are printed."""
+    from .symcheck import VerifyError, verify_module
+    sources = symvers = None
+    if args.symbols:
+        from .ksyms_open import open_sources
+        sources = open_sources(args.symbols)
+    if args.symvers:
+        from .symvers import Symvers
+        symvers = Symvers.read(args.symvers)
+    try:
+        return _guarded(verify_module, raw, sources, symvers)
+    except VerifyError as exc:
+        _warn(inp, exc.warnings, False)
+        raise
 
 
 def _do_weaken(paths: Sequence[str], args) -> int:
@@ -163,10 +203,12 @@ def _do_convert(inp: str, out: str, args) -> int:
     try:
         raw = _read(inp)
         res = _convert_bytes(raw, args.list)
-        if _warn(inp, res.warnings, args.strict):
+        report = _verify(inp, raw, args)
+        if _warn(inp, res.warnings + report.warnings, args.strict):
             return EXIT_ERROR
         if args.list:
-            _print_table(inp, res.moves)
+            _print_table(inp, res.moves,
+                         report.resolved if args.symbols else None)
             return EXIT_OK
         path = out
         same = os.path.exists(out) and os.path.samefile(inp, out)
@@ -185,7 +227,7 @@ def _do_convert(inp: str, out: str, args) -> int:
                   f"{len(res.dropped)} empty relocation sections")
         return EXIT_OK
     except KlpError as exc:
-        _say(path, exc)
+        _say(getattr(exc, "path", path), exc)
     except BrokenPipeError:
         raise
     except OSError as exc:
@@ -216,6 +258,13 @@ def _main(argv: list[str] | None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
+    if (args.symbols or args.symvers) and \
+            (args.weaken or args.check or args.strip_debug):
+        _parser().print_usage(sys.stderr)
+        print(f"{PROG}: --symbols and --symvers apply to a conversion (or "
+              "--list), not to --weaken, --check or --strip-debug",
+              file=sys.stderr)
+        return EXIT_USAGE
     if args.weaken:
         return _do_weaken([args.input] + args.rest, args)
     if args.check:
