@@ -49,20 +49,28 @@ class Table:
         self._type_slot = 2 if little else 3
         self._words = self._native(array(_U32, section.data))
 
-    def _native(self, arr: array) -> array:
+    @classmethod
+    def of(cls, data: bytes, sh_type: int, name: str, endian: str) -> Table:
+        """The table of relocation entries @data, not (yet) a section."""
+        size = RELA_SIZE if sh_type == SHT_RELA else REL_SIZE
+        sec = Section((0, sh_type, 0, 0, 0, len(data), 0, 0, 8, size), data)
+        sec.name = name
+        return cls(sec, endian)
+
+    def _native(self, arr: array[int]) -> array[int]:
         if self.endian != _HOST:
             arr.byteswap()
         return arr
 
-    def symbols(self) -> array:
+    def symbols(self) -> array[int]:
         """Symbol index of every entry."""
         return self._words[self._sym_slot::self._step]
 
-    def types(self) -> array:
+    def types(self) -> array[int]:
         """Relocation type of every entry."""
         return self._words[self._type_slot::self._step]
 
-    def offsets(self) -> array:
+    def offsets(self) -> array[int]:
         """r_offset of every entry."""
         return self._native(array(_U64, self.section.data))[::self._step // 2]
 
@@ -75,7 +83,7 @@ class Table:
         return self._native(words).tobytes()
 
 
-def flags_of(column: array, members: set[int] | frozenset[int]) -> bytes:
+def flags_of(column: array[int], members: set[int] | frozenset[int]) -> bytes:
     """One byte per entry: 1 if its value is in @members, else 0."""
     return bytes(map(members.__contains__, column))
 
