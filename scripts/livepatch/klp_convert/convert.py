@@ -142,12 +142,12 @@ class _Checked:
 def _check_moving(plan: Plan, arch: archmod.Arch, m: Moving,
                   checked: _Checked) -> None:
     """The rules for the relocations of @m that move; raise CheckError
-    naming the first bad one."""
+    naming the first bad one.  Nothing here works per relocation unless
+    a rule found a problem."""
     inter = plan.found.inter
     sym_of = m.table.symbols()
-    first = flagged(m.flags)
-    problem = relrules.rel_not_rela(m.section,
-                                    plan.found.names[sym_of[first[0]]])
+    problem = relrules.rel_not_rela(
+        m.section, plan.found.names[sym_of[m.flags.index(1)]])
     if problem:
         raise CheckError(problem)
     for s in sorted(m.symbols - checked.symbols):
@@ -158,50 +158,51 @@ def _check_moving(plan: Plan, arch: archmod.Arch, m: Moving,
     for lp in m.lp_objs:
         problem = relrules.target(m.target, checked.example[lp])
         if problem:
-            k = next(k for k in first if inter[sym_of[k]].lp_obj == lp)
+            k = next(k for k in flagged(m.flags)
+                     if inter[sym_of[k]].lp_obj == lp)
             _raise_at(plan, arch, m, k, problem)
+    if relrules.late_writes_limited(arch, m.target):
+        _check_late_writes(plan, arch, m)
     types = m.table.types()
-    _check_late_writes(plan, arch, m, first)
     moved_types = set(compress(types, m.flags))
     for rtype in moved_types - checked.types:
-        k = next(k for k in first if types[k] == rtype)
-        _raise_at(plan, arch, m, k, relrules.rtype(arch, rtype))
+        problem = relrules.rtype(arch, rtype)
+        if problem:
+            k = next(k for k in flagged(m.flags) if types[k] == rtype)
+            _raise_at(plan, arch, m, k, problem)
     checked.types |= moved_types
-    _check_sites(plan, arch, m, first)
+    _check_sites(plan, arch, m)
 
 
-def _check_late_writes(plan: Plan, arch: archmod.Arch, m: Moving,
-                       first: list[int]) -> None:
+def _check_late_writes(plan: Plan, arch: archmod.Arch, m: Moving) -> None:
     """Module-specific relocations the architecture cannot write late
     into the target (ppc64 read-only data)."""
-    if not relrules.late_writes_limited(arch, m.target):
-        return
     inter = plan.found.inter
-    sym_of = m.table.symbols()
-    for k in first:
+    sym_of, types = m.table.symbols(), m.table.types()
+    for k in flagged(m.flags):
         if inter[sym_of[k]].module_specific:
             _raise_at(plan, arch, m, k,
-                      relrules.late_write(arch, m.target, m.table.types()[k]))
+                      relrules.late_write(arch, m.target, types[k]))
 
 
-def _check_sites(plan: Plan, arch: archmod.Arch, m: Moving,
-                 first: list[int]) -> None:
+def _check_sites(plan: Plan, arch: archmod.Arch, m: Moving) -> None:
     """Each site rule runs once over all the sites that move."""
     offsets = list(compress(m.table.offsets(), m.flags))
     moved_types = list(compress(m.table.types(), m.flags))
     data = m.target.data
-    _raise_found(plan, arch, m, first, relrules.site_outside(
+    _raise_found(plan, arch, m, relrules.site_outside(
         arch, len(data), offsets, moved_types))
-    _raise_found(plan, arch, m, first, relrules.site_nonzero(
+    _raise_found(plan, arch, m, relrules.site_nonzero(
         arch, data, offsets, moved_types))
-    _raise_found(plan, arch, m, first, relrules.call_without_nop(
+    _raise_found(plan, arch, m, relrules.call_without_nop(
         arch, data, plan.elf.endian, offsets, moved_types))
 
 
 def _raise_found(plan: Plan, arch: archmod.Arch, m: Moving,
-                 first: list[int], found: Found) -> None:
+                 found: Found) -> None:
+    """Raise the problem a rule found at the n-th relocation that moves."""
     if found is not None:
-        _raise_at(plan, arch, m, first[found[0]], found[1])
+        _raise_at(plan, arch, m, flagged(m.flags)[found[0]], found[1])
 
 
 def _raise_at(plan: Plan, arch: archmod.Arch, m: Moving, k: int,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import struct
 from collections import namedtuple
 from collections.abc import Iterator
+from functools import partial
 
 from .errors import ElfFormatError, UnsupportedError
 
@@ -117,6 +118,18 @@ else:
                              "st_value", "st_size"])
 
 
+# Sym._make() and friends are Python functions: tuple.__new__ bound to the
+# class makes the named tuples at C speed (a module has thousands).
+_new_sym = partial(tuple.__new__, Sym)
+_new_shdr = partial(tuple.__new__, Shdr)
+
+
+def new_sym(fields: tuple[int, int, int, int, int, int]) -> Sym:
+    """A Sym of @fields (st_name, st_info, st_other, st_shndx, st_value,
+    st_size), made at C speed."""
+    return _new_sym(fields)
+
+
 def bind(info: int) -> int:
     """ELF64_ST_BIND()"""
     return info >> 4
@@ -154,9 +167,9 @@ class Section:
         self.name = ""
 
     def header(self) -> Shdr:
-        return Shdr(self.sh_name, self.sh_type, self.sh_flags, self.sh_addr,
+        return _new_shdr((self.sh_name, self.sh_type, self.sh_flags, self.sh_addr,
                 self.sh_offset, self.sh_size, self.sh_link, self.sh_info,
-                self.sh_addralign, self.sh_entsize)
+                self.sh_addralign, self.sh_entsize))
 
     @property
     def is_rel(self) -> bool:
@@ -221,7 +234,7 @@ class ElfFile:
             raise ElfFormatError(f"section header table ({shnum} entries at "
                                  f"offset {shoff}) is outside the file")
         sections: list[Section] = []
-        for i, hdr in enumerate(map(Shdr._make, struct.iter_unpack(
+        for i, hdr in enumerate(map(_new_shdr, struct.iter_unpack(
                 self.endian + SHDR_FMT, raw[shoff:shoff + shnum * SHDR_SIZE]))):
             offset, size = hdr.sh_offset, hdr.sh_size
             if i == 0 or hdr.sh_type in (SHT_NOBITS, SHT_NULL):
@@ -279,8 +292,8 @@ class ElfFile:
         return self.sections[self.symtab.sh_link]
 
     def symbols(self) -> list[Sym]:
-        return list(map(Sym._make, struct.iter_unpack(self.endian + SYM_FMT,
-                                                      self.symtab.data)))
+        return list(map(_new_sym, struct.iter_unpack(self.endian + SYM_FMT,
+                                                     self.symtab.data)))
 
     def symbol_name(self, sym: Sym, index: int) -> str:
         return cstring(self.strtab.data, sym.st_name, f"symbol [{index}] name")

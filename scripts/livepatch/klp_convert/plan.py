@@ -27,7 +27,7 @@ from . import relocs
 from .checks import symbols as symrules
 from .elf import (RELA_SIZE, SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH,
                   SHN_LIVEPATCH, SHT_RELA, STB_GLOBAL, STT_NOTYPE, ElfFile,
-                  Section, Sym, debug_section, st_info)
+                  Section, Sym, debug_section, new_sym, st_info)
 from .errors import SymbolNameError
 from .names import (INTERMEDIATE_PREFIX, KLP_SYM_PREFIX, KlpName,                     klp_rela_name, parse_intermediate)
 from .rewrite import Edit, NewSection
@@ -119,7 +119,7 @@ class Plan:
         (the first of the same final name)
     """
 
-    __slots__ = ("elf", "found", "tables", "moving", "merged")
+    __slots__ = ("elf", "found", "tables", "moving", "merged", "used")
 
     def __init__(self, elf: ElfFile, found: Intermediates) -> None:
         self.elf = elf
@@ -127,14 +127,12 @@ class Plan:
         self.tables: dict[int, relocs.Table] = {}
         self.moving: list[Moving] = []
         self.merged: dict[int, int] = {}
+        self.used: set[int] = set()
 
     @property
     def unused(self) -> list[int]:
         """Intermediate symbols that no moving relocation uses."""
-        used: set[int] = set()
-        for m in self.moving:
-            used |= m.symbols
-        return [i for i in self.found.inter if i not in used]
+        return [i for i in self.found.inter if i not in self.used]
 
 
 def make_plan(elf: ElfFile, found: Intermediates) -> Plan:
@@ -156,6 +154,7 @@ def make_plan(elf: ElfFile, found: Intermediates) -> Plan:
         if 1 in flags and not debug_section(target):
             plan.moving.append(_moving(ri, sec, target, table, flags,
                                        lp_syms))
+            plan.used |= plan.moving[-1].symbols
     return plan
 
 
@@ -181,11 +180,11 @@ def edit(plan: Plan) -> Edit:
     ed = Edit()
     found = plan.found
     ed.drop_symbols = dict(plan.merged)
+    info = st_info(STB_GLOBAL, STT_NOTYPE)
     for i, name in found.inter.items():
         if i not in plan.merged:
-            ed.symbols[i] = (name.final, found.syms[i]._replace(
-                st_info=st_info(STB_GLOBAL, STT_NOTYPE),
-                st_shndx=SHN_LIVEPATCH, st_value=0, st_size=0))
+            ed.symbols[i] = (name.final, new_sym(
+                (0, info, found.syms[i].st_other, SHN_LIVEPATCH, 0, 0)))
     referenced = {s.st_shndx for s in found.syms}
     for m in plan.moving:
         ed.data[m.index] = m.kept

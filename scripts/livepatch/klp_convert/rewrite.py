@@ -171,24 +171,25 @@ def _rewrite_symtab(elf: ElfFile, edit: Edit, maps: _Maps,
     xindex = shndx_info[1] if shndx_info else []
     nx = len(xindex)
     pack = struct.Struct(elf.endian + SYM_FMT).pack
+    renumber = bool(edit.drop_sections)
     out_syms: list[bytes] = []
     out_x: list[int] = []
-    for i, sym in enumerate(elf.symbols()):
+    for i, (name, info, other, shndx, value, size) in \
+            enumerate(elf.symbols()):
         if i in edit.drop_symbols:
             continue
         x = xindex[i] if i < nx else 0
         replaced = edit.symbols.get(i)
         if replaced is not None and strtab is not None:
-            name, sym = replaced
-            sym = sym._replace(st_name=strtab.add(name))
-        elif sym.st_shndx == SHN_XINDEX:
+            name, (_n, info, other, shndx, value, size) = \
+                strtab.add(replaced[0]), replaced[1]
+        elif shndx == SHN_XINDEX:
             x = maps.section(x, f"symbol [{i}]")
             if x < SHN_LORESERVE:       # fits again: no escape needed
-                sym, x = sym._replace(st_shndx=x), 0
-        elif 0 < sym.st_shndx < SHN_LORESERVE:
-            sym = sym._replace(st_shndx=maps.section(sym.st_shndx,
-                                                     f"symbol [{i}]"))
-        out_syms.append(pack(*sym))
+                shndx, x = x, 0
+        elif renumber and 0 < shndx < SHN_LORESERVE:
+            shndx = maps.section(shndx, f"symbol [{i}]")
+        out_syms.append(pack(name, info, other, shndx, value, size))
         out_x.append(x)
     symtab = elf.symtab
     symtab.data = b"".join(out_syms)
@@ -233,7 +234,11 @@ def _renumber_groups(elf: ElfFile, edit: Edit, maps: _Maps) -> None:
 
 
 def _renumber_headers(kept: list[Section], maps: _Maps) -> None:
+    nsec = len(maps.sections)
+    identity = nsec == len(kept)
     for sec in kept[1:]:
+        if identity and sec.sh_link < nsec and sec.sh_info < nsec:
+            continue                # nothing dropped: only check the range
         where = f"section '{sec.name}'"
         if sec.sh_link:
             sec.sh_link = maps.section(sec.sh_link, where)
