@@ -30,27 +30,23 @@ from array import array
 from itertools import compress
 from typing import BinaryIO
 
-from .elf import (SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE, SHN_ABS, SHN_COMMON,
-                  SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS, SHT_STRTAB,
-                  SHT_SYMTAB, ElfFile)
-from .errors import KlpError
+from . import modfile
+from .elf import (EHDR_FMT, SHDR_FMT, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE,
+                  SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS,
+                  SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_GNU_UNIQUE,
+                  STB_WEAK, STT_FILE, STT_GNU_IFUNC, STT_OBJECT, STT_SECTION,
+                  Ehdr, ElfFile, Shdr)
+from .errors import InputError, KlpError
 from .ksyms import (VMLINUX, ObjectSymbols, Occurrence, Source,
                     SymbolSourceError, module_name)
 from .ksyms_text import kallsyms_ignores
+from .targets import NOT_LOADED as LOADER_UNALLOCATED
+from .targets import PERCPU as PERCPU_SECTION
 
-STT_OBJECT = 1
-STT_SECTION = 3
-STT_FILE = 4
-STT_GNU_IFUNC = 10
-STB_LOCAL = 0
-STB_GLOBAL = 1
-STB_WEAK = 2
-STB_GNU_UNIQUE = 10
-ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
+ET_REL = 1
 
-XZ_MAGIC = b"\xfd7zXZ\x00"
-GZ_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+XZ_MAGIC, GZ_MAGIC, ZSTD_MAGIC = (modfile.XZ_MAGIC, modfile.GZ_MAGIC,
+                                  modfile.ZSTD_MAGIC)
 
 _U32 = next(c for c in "ILH" if array(c).itemsize == 4)
 _U64 = next(c for c in "QL" if array(c).itemsize == 8)
@@ -59,12 +55,6 @@ _HOST = "<" if sys.byteorder == "little" else ">"
 # Above this many names, a lookup reads every symbol name once instead of
 # searching the string table for each name.
 _MANY = 16
-
-# Sections the loader stops allocating before it lays the module out
-# (rewrite_section_headers(); the __version_ext_* pair since 6.14).
-LOADER_UNALLOCATED = frozenset({".modinfo", "__versions",
-                                "__version_ext_crcs", "__version_ext_names"})
-PERCPU_SECTION = ".data..percpu"
 
 # scripts/mksysmap (6.1, 6.12, 7.3 together) after `nm -n`.
 MKSYSMAP_TYPES = frozenset("aNUw")
@@ -78,42 +68,17 @@ MKSYSMAP_THUNK = re.compile(r"__[A-Za-z0-9]*Thunk_")
 
 
 def decompress(raw: bytes, path: str) -> bytes:
-    """A file as distributions ship modules: plain, .xz, .gz or .zst."""
-    import gzip
-    import lzma
+    """A file as distributions ship modules: plain, .xz, .gz or .zst
+    (modfile.decompress(), its errors against @path)."""
     try:
-        if raw.startswith(XZ_MAGIC):
-            return lzma.decompress(raw)
-        if raw.startswith(GZ_MAGIC):
-            return gzip.decompress(raw)
-    except (lzma.LZMAError, OSError, EOFError) as exc:
-        raise SymbolSourceError(f"cannot decompress: {exc}", path) from None
-    if raw.startswith(ZSTD_MAGIC):
-        return _unzstd(raw, path)
-    return raw
-
-
-def _unzstd(raw: bytes, path: str) -> bytes:
-    """Python 3.14's compression.zstd, else the zstandard module."""
-    from importlib import import_module
-    try:
-        try:
-            return bytes(import_module("compression.zstd").decompress(raw))
-        except ImportError:
-            pass
-        try:
-            zstandard = import_module("zstandard")
-        except ImportError:
-            raise SymbolSourceError(
-                "zstd-compressed file, and this Python cannot read zstd (it "
-                "needs Python 3.14 or the zstandard module, Debian's "
-                "python3-zstandard); decompress it first with unzstd",
-                path) from None
-        return bytes(zstandard.ZstdDecompressor().decompress(
-            raw, max_output_size=1 << 31))
-    except SymbolSourceError:
-        raise
-    except Exception as exc:     # ZstdError of either module
+        return modfile.decompress(raw)[1]
+    except modfile.ZstdUnsupported:
+        raise SymbolSourceError(
+            "zstd-compressed file, and this Python cannot read zstd (it "
+            "needs Python 3.14 or the zstandard module, Debian's "
+            "python3-zstandard); decompress it first with unzstd",
+            path) from None
+    except InputError as exc:
         raise SymbolSourceError(f"cannot decompress: {exc}", path) from None
 
 
@@ -325,31 +290,32 @@ def _vmlinux_from(f: BinaryIO, path: str) -> VmlinuxSymbols:
     if len(ident) < 64 or ident[:4] != b"\x7fELF" or ident[4] != 2:
         raise SymbolSourceError("not an ELF64 vmlinux", path)
     endian = "<" if ident[5] == 1 else ">"
-    ehdr = struct.unpack(endian + "16sHHIQQQIHHHHHH", ident)
-    shoff, shnum, shstrndx = ehdr[6], ehdr[12], ehdr[13]
-    f.seek(shoff)
+    ehdr = Ehdr._make(struct.unpack(endian + EHDR_FMT, ident))
+    shnum, shstrndx = ehdr.e_shnum, ehdr.e_shstrndx
+    f.seek(ehdr.e_shoff)
     raw = f.read(64 * shnum)
-    headers = list(struct.iter_unpack(endian + "IIQQQQIIQQ", raw))
+    headers = list(map(Shdr._make, struct.iter_unpack(endian + SHDR_FMT,
+                                                      raw)))
     if len(headers) != shnum or not 0 < shstrndx < shnum:
         raise SymbolSourceError("truncated section header table", path)
 
-    def contents(h: tuple[int, ...]) -> bytes:
-        f.seek(h[4])
-        data = f.read(h[5])
-        if len(data) != h[5]:
+    def contents(h: Shdr) -> bytes:
+        f.seek(h.sh_offset)
+        data = f.read(h.sh_size)
+        if len(data) != h.sh_size:
             raise SymbolSourceError("truncated file", path)
         return bytes(data)
 
     shstr = contents(headers[shstrndx])
-    sections = [(shstr[h[0]:shstr.find(b"\0", h[0])].decode("ascii",
-                                                            "replace"),
-                 h[1], h[2]) for h in headers]
-    symtab = next((h for h in headers if h[1] == SHT_SYMTAB), None)
-    if symtab is None or not 0 < symtab[6] < shnum or \
-            headers[symtab[6]][1] != SHT_STRTAB:
+    sections = [(shstr[h.sh_name:shstr.find(b"\0", h.sh_name)].decode(
+        "ascii", "replace"), h.sh_type, h.sh_flags) for h in headers]
+    symtab = next((h for h in headers if h.sh_type == SHT_SYMTAB), None)
+    if symtab is None or not 0 < symtab.sh_link < shnum or \
+            headers[symtab.sh_link].sh_type != SHT_STRTAB:
         raise SymbolSourceError("vmlinux has no symbol table (.symtab)", path)
-    cols = _Columns(contents(symtab), contents(headers[symtab[6]]), endian)
-    return VmlinuxSymbols(path, cols, sections, symtab[7])
+    cols = _Columns(contents(symtab), contents(headers[symtab.sh_link]),
+                    endian)
+    return VmlinuxSymbols(path, cols, sections, symtab.sh_info)
 
 
 # -- modules ---------------------------------------------------------------
@@ -360,7 +326,7 @@ class ModuleSymbols(_ElfObject):
     def __init__(self, obj: str, source: str, elf: ElfFile) -> None:
         super().__init__(obj, source)
         self.cols = _Columns(elf.symtab.data, elf.strtab.data, elf.endian)
-        self.shnum = elf.ehdr[12]
+        self.shnum = elf.ehdr.e_shnum
         self.names = [s.name for s in elf.sections]
         self.nlocal = elf.symtab.sh_info
         self.core_sec = bytes(self._is_core_section(s.name, s.sh_flags)
