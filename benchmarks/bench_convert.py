@@ -11,6 +11,16 @@ one size and the previous one: roughly constant when the cost grows
 linearly (the fixed cost is Python start-up and the 1,000 sections).
 
     python3 benchmarks/bench_convert.py [--sizes 1000,10000,100000] [--reps 5]
+
+--baseline REV compares two versions of klp-convert in the same run: the
+tree's and the one of git revision REV (its scripts/livepatch, extracted
+with git archive), each against objcopy.  The three commands run
+interleaved, one repetition of each in turn, so that other load on the
+machine hits all three alike; the ratios to objcopy of both versions and
+their quotient are printed per size.
+
+    python3 benchmarks/bench_convert.py --python /usr/bin/python3 --reps 7 \
+        --sizes 100000 --baseline main
 """
 
 from __future__ import annotations
@@ -75,13 +85,74 @@ def _time(cmd: List[str], reps: int) -> List[float]:
     return times
 
 
+def _extract(rev: str, dest: str) -> str:
+    """scripts/livepatch of git revision @rev under @dest; the path of its
+    klp-convert."""
+    archive = subprocess.run(["git", "-C", TOP, "archive", rev,
+                              "scripts/livepatch"], check=True,
+                             stdout=subprocess.PIPE).stdout
+    os.makedirs(dest)
+    subprocess.run(["tar", "-x", "-C", dest], input=archive, check=True)
+    return os.path.join(dest, "scripts", "livepatch", "klp-convert")
+
+
+def _interleaved(cmds: List[List[str]], reps: int) -> List[List[float]]:
+    """Times of each command, running them in turn @reps times; the order
+    of the last two is swapped every other round (ABBA), so that neither
+    always runs right after the other."""
+    times: List[List[float]] = [[] for _ in cmds]
+    for r in range(reps):
+        order = list(range(len(cmds)))
+        if r % 2:
+            order[-2:] = order[:-3:-1]
+        for i in order:
+            times[i].extend(_time(cmds[i], 1))
+    return times
+
+
+def compare(args: argparse.Namespace, sizes: List[int]) -> int:
+    """--baseline: this tree's klp-convert against REV's, interleaved."""
+    print(f"python: {args.python}; {args.reps} interleaved repetitions, "
+          "median wall time of whole processes; baseline: "
+          f"{args.baseline}")
+    print(f"{'relocs':>8} {'objcopy':>9} {'baseline':>9} {'tree':>9} "
+          f"{'ratio base':>11} {'ratio tree':>11} {'tree/base':>10} "
+          f"{'paired':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        old = _extract(args.baseline, os.path.join(tmp, "baseline"))
+        for n in sizes:
+            mod = os.path.join(tmp, f"m{n}.o")
+            build_module(mod, n)
+            cmds = [["objcopy", mod, mod + ".objcopy"],
+                    [args.python, old, mod, mod + ".old"],
+                    [args.python, KLP_CONVERT, mod, mod + ".new"]]
+            for cmd in cmds:            # warm-up: page cache, bytecode
+                subprocess.run(cmd, check=True, env=ENV)
+            same = open(mod + ".old", "rb").read() == \
+                open(mod + ".new", "rb").read()
+            times = _interleaved(cmds, args.reps)
+            o, b, t = (statistics.median(x) for x in times)
+            # the quotient of each round's pair, whose load was alike
+            q = statistics.median(new / old for old, new in zip(*times[1:]))
+            print(f"{n:>8} {o * 1000:>7.1f}ms {b * 1000:>7.1f}ms "
+                  f"{t * 1000:>7.1f}ms {b / o:>11.2f} {t / o:>11.2f} "
+                  f"{t / b:>10.3f} {q:>9.3f}"
+                  f"{'' if same else '  OUTPUTS DIFFER'}", flush=True)
+    return 0
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--baseline", metavar="REV",
+                    help="also time klp-convert of git revision REV, "
+                    "interleaved with this tree's")
     args = ap.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.baseline:
+        return compare(args, sizes)
     print(f"python: {args.python}; {args.reps} repetitions, median (min) wall "
           "time of whole processes")
     print(f"{'relocs':>8} {'size':>9} {'objcopy':>16} {'klp-convert':>18} "

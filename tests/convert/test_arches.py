@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import check_accepted, run
+from convert_support import check_accepted, run
 from elfcheck import SHN_LIVEPATCH, Elf, check_structure, reloc_multiset
 
 MACHINES = {"x86_64": 62, "ppc64le": 21, "s390x": 22, "aarch64": 183}

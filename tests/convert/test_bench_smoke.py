@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from conftest import TOP, check_accepted, run
+from convert_support import TOP, check_accepted, run
 from elfcheck import (SHN_LIVEPATCH, Elf, apply_module, apply_unconverted,
                       check_structure, reloc_multiset)
 

@@ -13,7 +13,7 @@ import struct
 
 import pytest
 
-from conftest import check_accepted, run
+from convert_support import assemble, check_accepted, run
 from elfcheck import SHN_LIVEPATCH, Elf
 
 SIG = b"~Module signature appended~\n"
@@ -302,7 +302,6 @@ def test_overlapping_sites_converted(second, tmp_path, capsys):
     """Hand-written .reloc directives on the same bytes (klp and klp, klp
     and ordinary): the conversion does not look for them (it would cost a
     few percent of its time), --check refuses the result."""
-    from conftest import assemble
     vm = '".klp.sym.rela.vmlinux.vmlinux.foo,0"'
     asm = ('.section .modinfo,"a"\n.asciz "livepatch=Y"\n.data\n.quad 0\n'
            f".reloc 0, R_X86_64_64, {vm}\n" + second.format(VM=vm) + "\n")

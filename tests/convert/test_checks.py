@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from conftest import assemble, run, tool
+from convert_support import assemble, run, tool
 from elfcheck import Elf
 
 MODINFO = '.section .modinfo,"a"\n.asciz "livepatch=Y"\n'

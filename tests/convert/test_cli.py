@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from conftest import LIVEPATCH, TOP, run
+from convert_support import LIVEPATCH, TOP, assemble, run
 
 LAUNCHER = LIVEPATCH / "klp-convert"
 
@@ -227,7 +227,6 @@ f:
 def test_list_agrees_with_the_conversion(tmp_path, capsys):
     """Intermediate symbols that no relocation uses, or only debug
     information: the conversion converts them, so --list lists them."""
-    from conftest import assemble
     from elfcheck import SHN_LIVEPATCH, Elf
     src = assemble(LIST_ASM, tmp_path / "m.o")
     status, out, err = run(["--list", src], capsys)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from conftest import assemble, check_accepted, run
+from convert_support import assemble, check_accepted, run
 from elfcheck import (SHN_LIVEPATCH, Elf, apply_module, apply_unconverted,
                       check_structure, reloc_multiset)
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import assemble, run
+from convert_support import assemble, run
 from elfcheck import Elf, apply_module, apply_unconverted
 
 SEED = 20261122

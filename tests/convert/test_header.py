@@ -14,7 +14,7 @@ import subprocess
 
 import pytest
 
-from conftest import KERNEL_CFLAGS, LIVEPATCH
+from convert_support import KERNEL_CFLAGS, LIVEPATCH
 from elfcheck import Elf
 
 SOURCE = r"""

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from conftest import LIVEPATCH, assemble, run
+from convert_support import LIVEPATCH, assemble, run
 
 LAUNCHER = LIVEPATCH / "klp-convert"
 MODINFO = '.section .modinfo,"a"\n.asciz "livepatch=Y"\n'

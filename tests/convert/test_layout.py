@@ -15,7 +15,7 @@ import struct
 
 import pytest
 
-from conftest import assemble, check_accepted, run
+from convert_support import assemble, check_accepted, run
 from elfcheck import Elf
 
 MODINFO = '.section .modinfo,"a"\n.asciz "livepatch=Y"\n'

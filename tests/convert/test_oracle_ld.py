@@ -20,7 +20,7 @@ from typing import Dict
 
 import pytest
 
-from conftest import ARCH_CFLAGS, FIXTURES, KERNEL_CFLAGS, check_accepted, run
+from convert_support import ARCH_CFLAGS, FIXTURES, KERNEL_CFLAGS, check_accepted, run
 from elfcheck import (INTER_RE, SHF_ALLOC, SHT_REL, SHT_RELA, Elf, apply_module,
                       check_structure, fake_address)
 

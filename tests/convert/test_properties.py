@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import assemble, run
+from convert_support import assemble, run
 from elfcheck import Elf, apply_module, apply_unconverted, check_structure, reloc_multiset
 
 KLP_SYMS = [

@@ -16,7 +16,7 @@ import subprocess
 
 import pytest
 
-from conftest import LIVEPATCH, check_accepted, compile_c, run
+from convert_support import LIVEPATCH, check_accepted, compile_c, run
 from elfcheck import Elf, apply_module, check_structure
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")

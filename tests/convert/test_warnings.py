@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assemble, run
+from convert_support import assemble, run
 from elfcheck import SHN_LIVEPATCH, Elf
 
 HEAD = '.section .modinfo,"a"\n.asciz "livepatch=Y"\n'

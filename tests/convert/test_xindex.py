@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import struct
 
-from conftest import assemble, check_accepted, run
+from convert_support import assemble, check_accepted, run
 from elfcheck import (Elf, apply_module, apply_unconverted, check_structure,
                       reloc_multiset)
 

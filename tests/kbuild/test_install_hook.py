@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import INSTALL_HOOK, SUITES, TOP, environment
+from kbuild_support import INSTALL_HOOK, SUITES, TOP, environment
 
 MAKEFILES = ("Makefile.modpost", "Makefile.modfinal", "Makefile.modinst")
 GENERATION = {"6.1": "6.1", "6.12": "6.12", "7.2": "7", "7.3": "7"}

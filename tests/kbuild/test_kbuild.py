@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import (BAD_DECL, GOOD_DECL, TOP, Kbuild, bad_lp, good_lp,
+from kbuild_support import (BAD_DECL, GOOD_DECL, TOP, Kbuild, bad_lp, good_lp,
                       headers_copy, livepatch, module_dir, modpost_undefined,
                       no_tmp_left, ordinary, products, readelf)
 
@@ -51,7 +51,8 @@ def test_livepatch_and_ordinary_modules(kbuild: Kbuild, tmp_path: Path) -> None:
     (d / "lp.c").write_text(good_lp() + "\n")
     r = kbuild.make(d, "V=1")
     assert "scripts/livepatch/klp-convert --weaken" in r.stdout, r.stdout
-    assert re.search(r"scripts/livepatch/klp-convert +\S*lp\.ko$", r.stdout, re.M), r.stdout
+    assert re.search(r"scripts/livepatch/klp-convert +(--symvers \S+ +)+\S*lp\.ko$",
+                     r.stdout, re.M), r.stdout
     assert re.search(KLP_SYM, readelf(d / "lp.ko", "-s"))
 
     # make clean leaves only the sources
@@ -243,3 +244,24 @@ def test_modules_install_other_strip_is_checked(kbuild: Kbuild, tmp_path: Path) 
     else:
         assert re.search(r"klp-convert: \S*lp\.ko: section '[^']*'", r.stderr), r.stderr
         assert not list(inst.rglob("lp.ko*"))
+
+
+def test_plain_reference_to_a_patched_modules_export_is_refused(kbuild: Kbuild,
+                                                               tmp_path: Path) -> None:
+    """The hook passes the kernel's Module.symvers: a plain reference to
+    a symbol exported by a module the patch patches (an lp-obj) would make
+    the patch depend on that module; klp-convert refuses it and shows the
+    KLP_RELOC_SYMBOL() line to write instead."""
+    decls = (GOOD_DECL + "\nextern int ct_static KLP_RELOC_SYMBOL(nf_conntrack, "
+             "nf_conntrack, nf_conntrack_hash_rnd);\n"
+             "extern void __nf_conntrack_confirm(void);")
+    d = module_dir(tmp_path, "obj-m := lp.o", {"lp.c": livepatch(
+        decls, "saved_command_line[0] + ct_static + "
+               "(int)(long)&__nf_conntrack_confirm")})
+    r = kbuild.make(d, check=False)
+    assert r.returncode != 0
+    assert "undefined symbol '__nf_conntrack_confirm' is exported by module " \
+        "'nf_conntrack', which this patch patches" in r.stderr, r.stderr
+    assert "KLP_RELOC_SYMBOL(nf_conntrack, nf_conntrack, __nf_conntrack_confirm);" \
+        in r.stderr
+    assert not (d / "lp.ko").exists()

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import KLP_HEADERS, SUITES, environment, klp_headers
+from kbuild_support import KLP_HEADERS, SUITES, environment, klp_headers
 
 pytestmark = pytest.mark.slow
 

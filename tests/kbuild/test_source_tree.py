@@ -17,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import INSTALL_HOOK, TOP, Kbuild, environment, readelf
+from kbuild_support import INSTALL_HOOK, TOP, Kbuild, environment, readelf
 
 pytestmark = pytest.mark.slow
 

@@ -1,11 +1,11 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Per-architecture rules for livepatch relocations.
+"""Per-architecture tables for livepatch relocations, and site decoders.
 
 Each table lists the relocation types that the architecture's
 apply_relocate_add() (arch/*/kernel/module*.c, Linux 6.1) applies and that
-make sense against a symbol the livepatch core resolves at run time.
-Anything else is refused at build time, because the kernel would refuse it
-at load time or, worse, apply it wrongly.
+make sense against a symbol the livepatch core resolves at run time, the
+ones refused with a reason, and how many bytes each writes at its site.
+The rules that use them are in checks/relocations.py.
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ import struct
 from collections import namedtuple
 from itertools import compress, repeat
 
-from .elf import SHF_WRITE
-from .errors import CheckError, UnsupportedError
+TYPE_CHECKING = False
 
 EM_PPC64 = 21
 EM_S390 = 22
@@ -24,64 +23,91 @@ EM_X86_64 = 62
 EM_AARCH64 = 183
 
 PPC_NOP = 0x60000000
+PPC64_REL24 = 10
+
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class Arch(NamedTuple):
+        """An architecture's tables."""
+        name: str
+        # klp relocation types accepted, number -> name
+        accepted: dict[int, str]
+        # types refused with a specific explanation: number -> (name, why)
+        refused: dict[int, tuple[str, str]]
+        # all known type names, for listings
+        names: dict[int, str]
+        # bytes apply_relocate_add() reads or writes at the site (0: none)
+        widths: dict[int, int]
+        # apply_relocate_add() refuses a site that is not zero (x86_64)
+        zero_sites: bool
+        # a call needs 'bl; nop' to restore the TOC pointer (ppc64)
+        call_nop: bool
+        # types written with plain stores, which fault when written late
+        # into read-only memory (ppc64)
+        plain_stores: frozenset[int]
+else:
+    Arch = namedtuple("Arch", ["name", "accepted", "refused", "names",
+                               "widths", "zero_sites", "call_nop",
+                               "plain_stores"])
 
 
-class Arch(namedtuple("Arch", ["name", "accepted", "refused", "site_check",
-                               "names", "widths"])):
-    """An architecture's rules (collections.namedtuple: typing costs
-    3 ms of start-up).
-
-    name: str
-    accepted: dict[int, str]: klp relocation types accepted, number -> name
-    refused: dict[int, tuple[str, str]]: types refused with a specific
-        explanation, number -> (name, why)
-    site_check: Callable[[Arch, bytes, str, int, int], None] | None: extra
-        check of one relocation site (data, endian, offset, type)
-    names: dict[int, str]: all known type names, for listings
-    widths: dict[int, int]: bytes that apply_relocate_add() reads or
-        writes at the site, per accepted type (0: none)
-    """
-
-    __slots__ = ()
+def widest(arch: Arch, types: set[int] | frozenset[int]) -> int:
+    """The widest site of relocations of @types."""
+    return max(map(arch.widths.get, types, repeat(0)), default=0)
 
 
-def _x86_site(arch: Arch, data: bytes, endian: str, offset: int,
-              rtype: int) -> None:
-    width = _X86_WIDTH.get(rtype, 0)       # inside: first_site_outside()
-    if any(data[offset:offset + width]):
-        raise CheckError(
-            f"the {width} bytes at offset {offset:#x} are not zero: the kernel "
-            "refuses to apply the relocation (\"Invalid relocation target, "
-            "existing value is nonzero\")")
-
-
-def sites_fine_in_bulk(arch: Arch, data: bytes, offsets: list[int],
-                       types: list[int]) -> bool:
-    """True if every site is known to be inside @data and acceptable from
-    one bulk test (x86_64: inside and zero, at C speed); False sends the
-    caller to the checks that name the first bad site."""
-    return arch.site_check is _x86_site and _x86_sites_zero(data, offsets,
-                                                            types)
-
-
-def first_overlap(arch: Arch, offsets, types) -> tuple[int, int] | None:
-    """x86_64: indices (k, j) of two relocations whose sites overlap, or
-    None.  write_relocate_add() refuses a nonzero site, so of two
-    relocations writing the same bytes the second always fails at load
-    ("Invalid relocation target, existing value is nonzero").  Sorting
-    and comparing run at C speed; still, --check runs it, the conversion
-    does not (a few percent of its time for sites only hand-written
-    .reloc directives can make overlap)."""
-    if arch.site_check is not _x86_site or len(offsets) < 2:
+def first_outside(arch: Arch, size: int, offsets: list[int],
+                  types: list[int]) -> int | None:
+    """Index of the first relocation whose site does not fit in @size
+    bytes (a bulk test first: at C speed when all fit)."""
+    if not offsets or max(offsets) + widest(arch, set(types)) <= size:
         return None
+    widths = arch.widths
+    return next((k for k, (off, t) in enumerate(zip(offsets, types))
+                 if off + widths.get(t, 0) > size), None)
+
+
+def first_nonzero(arch: Arch, data: bytes, offsets: list[int],
+                  types: list[int]) -> int | None:
+    """Index of the first relocation whose site bytes are not all zero;
+    every site must be inside @data (first_outside()).  One unpack per
+    site at C speed, whatever the answer."""
+    widths = arch.widths
+    all_widths = set(map(widths.get, set(types), repeat(0)))
+    found = []
+    for width in all_widths - {0}:
+        if len(all_widths) == 1:
+            index = None
+            sites = offsets
+        else:
+            mask = list(map(width.__eq__, map(widths.get, types, repeat(0))))
+            index = list(compress(range(len(offsets)), mask))
+            sites = list(compress(offsets, mask))
+        unpack = _ZERO[width].unpack_from
+        if set(map(unpack, repeat(data), sites)) <= {(0,)}:
+            continue
+        values = list(map(unpack, repeat(data), sites))
+        k = next(compress(range(len(values)), map((0,).__ne__, values)))
+        found.append(k if index is None else index[k])
+    return min(found, default=None)
+
+
+def first_overlap(arch: Arch, offsets: list[int],
+                  types: list[int]) -> tuple[int, int] | None:
+    """Indices (k, j) of two relocations whose sites overlap, or None.
+    Sorting and comparing run at C speed."""
+    if len(offsets) < 2:
+        return None
+    widths = arch.widths
     # ld -r keeps a section's relocations in offset order: when the
     # smallest step between them is at least the widest site, none overlap
-    widest = max(map(_X86_WIDTH.get, set(types), repeat(0)))
-    if min(map(operator.sub, offsets[1:], offsets)) >= widest:
+    if min(map(operator.sub, offsets[1:], offsets)) >= \
+            widest(arch, set(types)):
         return None
     order = sorted(range(len(offsets)), key=offsets.__getitem__)
     starts = list(map(offsets.__getitem__, order))
-    ends = [o + w for o, w in zip(starts, map(_X86_WIDTH.get,
+    ends = [o + w for o, w in zip(starts, map(widths.get,
                                              map(types.__getitem__, order),
                                              repeat(0)))]
     if all(map(operator.le, ends, starts[1:])):
@@ -90,114 +116,18 @@ def first_overlap(arch: Arch, offsets, types) -> tuple[int, int] | None:
     return order[k], order[k + 1]
 
 
-def first_site_outside(arch: Arch, size: int, offsets: list[int],
-                       types: list[int]) -> int | None:
-    """Index of the first relocation whose site does not fit in a section
-    of @size bytes, or None.  No apply_relocate_add() checks this: it
-    writes at sh_addr + r_offset, over whatever follows the section."""
-    if not offsets:
-        return None
-    widths = arch.widths
-    if max(offsets) + max(widths.get(t, 0) for t in set(types)) <= size:
-        return None
-    return next((k for k, (off, t) in enumerate(zip(offsets, types))
-                 if off + widths.get(t, 0) > size), None)
-
-
-def check_site_inside(arch: Arch, size: int, offset: int, rtype: int) -> None:
-    width = arch.widths.get(rtype, 0)
-    if offset + width > size:
-        raise CheckError(
-            f"the {width} bytes at offset {offset:#x} reach past the end of "
-            f"the section ({size} bytes): apply_relocate_add() would write "
-            "beyond it")
-
-
-# ppc64's apply_relocate_add() (module_64.c, 6.1, 6.12, 7.3) writes data
-# relocations with plain stores; only R_PPC64_REL24 goes through
-# patch_instruction().  A module-specific relocation is written late, after
-# module_enable_ro() made the patch module's text, rodata and (after init)
-# .data..ro_after_init read-only (STRICT_MODULE_RWX, default y on ppc64).
-# x86_64 (text_poke()), s390x (s390_kernel_write()) and arm64
-# (aarch64_insn_copy()) write late relocations through the text-patching
-# path and have no such limit.
-_PPC64_PLAIN_STORES = {38, 44, 26}
-RO_AFTER_INIT = ".data..ro_after_init"
-
-
-def late_writes_limited(arch: Arch, flags: int, section: str) -> bool:
-    """Whether some late (module-specific) relocations cannot be written
-    into a section of @flags named @section (see check_late_write())."""
-    return arch.name == "ppc64" and not (flags & SHF_WRITE and
-                                          section != RO_AFTER_INIT)
-
-
-def check_late_write(arch: Arch, flags: int, section: str,
-                     rtype: int) -> None:
-    """Raise CheckError if a late (module-specific) relocation of @rtype
-    cannot be written into a section of @flags named @section."""
-    if late_writes_limited(arch, flags, section) and \
-            rtype in _PPC64_PLAIN_STORES:
-        raise CheckError(
-            "ppc64's apply_relocate_add() writes it with a plain store (only "
-            "R_PPC64_REL24 goes through patch_instruction()), and a "
-            "module-specific relocation is written after module_enable_ro() "
-            "made this section read-only: the store faults; put the pointer "
-            "in writable data")
-
-
-def first_bad_site(arch: Arch, data: bytes, endian: str, offsets: list[int],
-                   types: list[int]) -> int | None:
-    """Index of the first relocation whose site fails the architecture's
-    check, or None.  A fast path for x86_64, where every site is checked."""
-    if arch.site_check is None:
-        return None
-    if arch.site_check is _x86_site and _x86_sites_zero(data, offsets, types):
-        return None
-    for k, (off, rtype) in enumerate(zip(offsets, types)):
-        try:
-            arch.site_check(arch, data, endian, off, rtype)
-        except CheckError:
-            return k
-    return None
-
-
-def _x86_sites_zero(data: bytes, offsets: list[int], types: list[int]) -> bool:
-    """Whether every site is inside @data and zero, tested at C speed with
-    one unpack per site; False sends the caller to the loop that names the
-    first bad site."""
-    widths = {_X86_WIDTH.get(t, 0) for t in set(types)}
-    for width in widths - {0}:
-        sites = offsets if len(widths) == 1 else list(compress(
-            offsets, map(width.__eq__, map(_X86_WIDTH.get, types, repeat(0)))))
-        try:
-            if not set(map(_ZERO[width].unpack_from, repeat(data), sites)) \
-                    <= {(0,)}:
-                return False
-        except (struct.error, OverflowError):    # a site past the end
-            return False
-    return True
-
-
-def _ppc64_site(arch: Arch, data: bytes, endian: str, offset: int,
-                rtype: int) -> None:
-    if rtype != 10:  # R_PPC64_REL24
-        return
-    # restore_r2() (module_64.c, 6.1 to 7.3) only patches the instruction
-    # after a relative link branch (instr_is_relative_link_branch(): 'bl',
-    # opcode 18, AA 0, LK 1); a sibling call 'b sym' does not return.
+def ppc64_call_next(data: bytes, endian: str, offset: int) -> int | None:
+    """ppc64: for a relative link branch ('bl', opcode 18, AA 0, LK 1) at
+    @offset, the instruction after it (-1 if there is none); None for
+    anything else.  restore_r2() (module_64.c, 6.1 to 7.3) only patches
+    the instruction after a 'bl'; a sibling call 'b sym' does not
+    return."""
     (insn,) = struct.unpack_from(endian + "I", data, offset)
     if insn & 0xFC000003 != 0x48000001:
-        return
+        return None
     if offset + 8 > len(data):
-        raise CheckError(f"call at offset {offset:#x} has no instruction after it")
-    (insn,) = struct.unpack_from(endian + "I", data, offset + 4)
-    if insn != PPC_NOP:
-        raise CheckError(
-            f"call at offset {offset:#x} is not followed by a nop (found "
-            f"{insn:#010x}): the kernel needs 'bl; nop' to restore r2 after "
-            "a call through a module stub; declare the function so the "
-            "compiler treats it as external")
+        return -1
+    return int(struct.unpack_from(endian + "I", data, offset + 4)[0])
 
 
 _X86_NAMES = {0: "R_X86_64_NONE", 1: "R_X86_64_64", 2: "R_X86_64_PC32",
@@ -314,50 +244,40 @@ _A64_WIDTH.update({0: 0, 256: 0, 257: 8, 258: 4, 259: 2, 260: 8, 261: 4,
                    262: 2})
 
 
-def _names(accepted: dict[int, str], refused: dict[int, tuple]) -> dict[int, str]:
+def _names(accepted: dict[int, str],
+           refused: dict[int, tuple[str, str]]) -> dict[int, str]:
     names = dict(accepted)
     names.update({k: v[0] for k, v in refused.items()})
     return names
 
 
+# ppc64's apply_relocate_add() (module_64.c, 6.1, 6.12, 7.3) writes data
+# relocations with plain stores; only R_PPC64_REL24 goes through
+# patch_instruction().  x86_64 (text_poke()), s390x (s390_kernel_write())
+# and arm64 (aarch64_insn_copy()) write late relocations through the
+# text-patching path.
+_PPC64_PLAIN_STORES = frozenset({38, 44, 26})
+
 ARCHES: dict[int, Arch] = {
-    EM_X86_64: Arch("x86_64", _X86_NAMES, _X86_REFUSED, _x86_site,
-                    _names(_X86_NAMES, _X86_REFUSED), _X86_WIDTH),
-    EM_PPC64: Arch("ppc64", _PPC64_ACCEPTED, _PPC64_REFUSED, _ppc64_site,
-                   _names(_PPC64_ACCEPTED, _PPC64_REFUSED), _PPC64_WIDTH),
-    EM_S390: Arch("s390x", _S390_ACCEPTED, _S390_REFUSED, None,
-                  _names(_S390_ACCEPTED, _S390_REFUSED), _S390_WIDTH),
-    EM_AARCH64: Arch("arm64", _A64_ACCEPTED, _A64_REFUSED, None,
-                     _names(_A64_ACCEPTED, _A64_REFUSED), _A64_WIDTH),
+    EM_X86_64: Arch("x86_64", _X86_NAMES, _X86_REFUSED,
+                    _names(_X86_NAMES, _X86_REFUSED), _X86_WIDTH,
+                    True, False, frozenset()),
+    EM_PPC64: Arch("ppc64", _PPC64_ACCEPTED, _PPC64_REFUSED,
+                   _names(_PPC64_ACCEPTED, _PPC64_REFUSED), _PPC64_WIDTH,
+                   False, True, _PPC64_PLAIN_STORES),
+    EM_S390: Arch("s390x", _S390_ACCEPTED, _S390_REFUSED,
+                  _names(_S390_ACCEPTED, _S390_REFUSED), _S390_WIDTH,
+                  False, False, frozenset()),
+    EM_AARCH64: Arch("arm64", _A64_ACCEPTED, _A64_REFUSED,
+                     _names(_A64_ACCEPTED, _A64_REFUSED), _A64_WIDTH,
+                     False, False, frozenset()),
 }
 
 
-# Byte orders each architecture's kernel exists in.  A kernel reads the
-# ELF header in its own byte order, so a file of the other order shows it
-# a byte-swapped e_machine, which elf_check_arch() refuses
-# (elf_validity_check() in 6.1, elf_validity_ehdr() in 6.12 and 7.3).
-# ppc64 and arm64 kernels exist in both orders.
-_BYTE_ORDERS = {EM_X86_64: "<", EM_S390: ">"}
-_ORDER_NAMES = {"<": "little-endian", ">": "big-endian"}
-
-
-def arch_for(machine: int, endian: str) -> Arch:
-    """The rules for @machine, in a file of byte order @endian ("<" or
-    ">")."""
-    try:
-        arch = ARCHES[machine]
-    except KeyError:
-        raise UnsupportedError(
-            f"ELF machine {machine}: klp-convert supports x86_64, ppc64, "
-            "s390x and arm64") from None
-    native = _BYTE_ORDERS.get(machine, endian)
-    if endian != native:
-        swapped = int.from_bytes(machine.to_bytes(2, "little"), "big")
-        raise UnsupportedError(
-            f"{_ORDER_NAMES[endian]} ELF file for {arch.name}, which is "
-            f"{_ORDER_NAMES[native]} only: the kernel reads e_machine as "
-            f"{swapped:#06x} and refuses the module (elf_check_arch())")
-    return arch
+# Byte orders each architecture's kernel exists in (ppc64 and arm64:
+# both).
+BYTE_ORDERS = {EM_X86_64: "<", EM_S390: ">"}
+ORDER_NAMES = {"<": "little-endian", ">": "big-endian"}
 
 
 _PYELFTOOLS_ENUMS = {"x86_64": "ENUM_RELOC_TYPE_x64", "ppc64": "ENUM_RELOC_TYPE_PPC64",
@@ -377,14 +297,3 @@ def type_name(arch: Arch, rtype: int) -> str:
         except ImportError:
             name = None
     return name or str(rtype)
-
-
-def check_type(arch: Arch, rtype: int) -> None:
-    if rtype in arch.accepted:
-        return
-    if rtype in arch.refused:
-        name, why = arch.refused[rtype]
-        raise CheckError(f"relocation type {name} cannot be a livepatch "
-                         f"relocation on {arch.name}: {why}")
-    raise CheckError(f"relocation type {rtype} is not supported by "
-                     f"{arch.name}'s apply_relocate_add()")

@@ -11,9 +11,15 @@ the tests).
 from __future__ import annotations
 
 import struct
+from collections import namedtuple
 from collections.abc import Iterator
+from functools import partial
 
 from .errors import ElfFormatError, UnsupportedError
+
+# typing costs 2.5 ms of start-up: mypy reads the NamedTuple classes
+# below, Python the namedtuple()s of the same fields.
+TYPE_CHECKING = False
 
 SHT_NULL = 0
 SHT_PROGBITS = 1
@@ -41,10 +47,14 @@ SHN_XINDEX = 0xFFFF
 STB_LOCAL = 0
 STB_GLOBAL = 1
 STB_WEAK = 2
+STB_GNU_UNIQUE = 10
 STT_NOTYPE = 0
+STT_OBJECT = 1
 STT_SECTION = 3
+STT_FILE = 4
+STT_GNU_IFUNC = 10
 
-ET_REL = 1
+ET_REL, ET_EXEC, ET_DYN = 1, 2, 3
 
 EHDR_FMT = "16sHHIQQQIHHHHHH"
 SHDR_FMT = "IIQQQQIIQQ"
@@ -55,8 +65,91 @@ SYM_SIZE = 24
 RELA_SIZE = 24
 REL_SIZE = 16
 
-# A symbol: (st_name, st_info, st_other, st_shndx, st_value, st_size)
-Sym = tuple[int, int, int, int, int, int]
+if TYPE_CHECKING:
+    from typing import NamedTuple
+
+    class Ehdr(NamedTuple):
+        """The ELF header, as struct unpacks it."""
+        e_ident: bytes
+        e_type: int
+        e_machine: int
+        e_version: int
+        e_entry: int
+        e_phoff: int
+        e_shoff: int
+        e_flags: int
+        e_ehsize: int
+        e_phentsize: int
+        e_phnum: int
+        e_shentsize: int
+        e_shnum: int
+        e_shstrndx: int
+
+    class Shdr(NamedTuple):
+        """A section header, as struct unpacks it."""
+        sh_name: int
+        sh_type: int
+        sh_flags: int
+        sh_addr: int
+        sh_offset: int
+        sh_size: int
+        sh_link: int
+        sh_info: int
+        sh_addralign: int
+        sh_entsize: int
+
+    class Sym(NamedTuple):
+        """A symbol table entry, as struct unpacks it."""
+        st_name: int
+        st_info: int
+        st_other: int
+        st_shndx: int
+        st_value: int
+        st_size: int
+else:
+    Ehdr = namedtuple("Ehdr", ["e_ident", "e_type", "e_machine", "e_version",
+                               "e_entry", "e_phoff", "e_shoff", "e_flags",
+                               "e_ehsize", "e_phentsize", "e_phnum",
+                               "e_shentsize", "e_shnum", "e_shstrndx"])
+    Shdr = namedtuple("Shdr", ["sh_name", "sh_type", "sh_flags", "sh_addr",
+                               "sh_offset", "sh_size", "sh_link", "sh_info",
+                               "sh_addralign", "sh_entsize"])
+    Sym = namedtuple("Sym", ["st_name", "st_info", "st_other", "st_shndx",
+                             "st_value", "st_size"])
+
+
+# Sym._make() and friends are Python functions: tuple.__new__ bound to the
+# class makes the named tuples at C speed (a module has thousands).
+_new_sym = partial(tuple.__new__, Sym)
+_new_shdr = partial(tuple.__new__, Shdr)
+
+
+def new_sym(fields: tuple[int, int, int, int, int, int]) -> Sym:
+    """A Sym of @fields (st_name, st_info, st_other, st_shndx, st_value,
+    st_size), made at C speed."""
+    return _new_sym(fields)
+
+
+def bind(info: int) -> int:
+    """ELF64_ST_BIND()"""
+    return info >> 4
+
+
+def sym_type(info: int) -> int:
+    """ELF64_ST_TYPE()"""
+    return info & 0xF
+
+
+def st_info(bind_: int, type_: int) -> int:
+    """ELF64_ST_INFO()"""
+    return (bind_ << 4) | (type_ & 0xF)
+
+
+def words(endian: str, data: bytes) -> list[int]:
+    """@data as 32-bit words (a trailing partial word is ignored): group
+    members, extended section indices."""
+    count = len(data) // 4
+    return list(struct.unpack(f"{endian}{count}I", data[:count * 4]))
 
 
 class Section:
@@ -66,21 +159,34 @@ class Section:
                  "sh_offset", "sh_size", "sh_link", "sh_info",
                  "sh_addralign", "sh_entsize", "data")
 
-    def __init__(self, hdr: tuple[int, ...], data: bytes) -> None:
+    def __init__(self, hdr: Shdr | tuple[int, ...], data: bytes) -> None:
         (self.sh_name, self.sh_type, self.sh_flags, self.sh_addr,
          self.sh_offset, self.sh_size, self.sh_link, self.sh_info,
          self.sh_addralign, self.sh_entsize) = hdr
         self.data = data
         self.name = ""
 
-    def header(self) -> tuple[int, ...]:
-        return (self.sh_name, self.sh_type, self.sh_flags, self.sh_addr,
+    def header(self) -> Shdr:
+        return _new_shdr((self.sh_name, self.sh_type, self.sh_flags, self.sh_addr,
                 self.sh_offset, self.sh_size, self.sh_link, self.sh_info,
-                self.sh_addralign, self.sh_entsize)
+                self.sh_addralign, self.sh_entsize))
 
     @property
     def is_rel(self) -> bool:
         return self.sh_type in (SHT_RELA, SHT_REL)
+
+
+# BFD's SEC_DEBUGGING (_bfd_elf_make_section_from_shdr()): what strip
+# --strip-debug removes, and where klp relocations stay in place.
+DEBUG_PREFIXES = (".debug", ".zdebug", ".gnu.debuglto_.debug_",
+                  ".gnu.linkonce.wi.", ".line", ".stab")
+DEBUG_NAMES = frozenset({".gdb_index"})
+
+
+def debug_section(sec: Section) -> bool:
+    """A debug section: never loaded, its relocations never applied."""
+    return not sec.sh_flags & SHF_ALLOC and (
+        sec.name.startswith(DEBUG_PREFIXES) or sec.name in DEBUG_NAMES)
 
 
 def cstring(table: bytes, offset: int, what: str) -> str:
@@ -109,7 +215,8 @@ class ElfFile:
     def _read_sections(self) -> list[Section]:
         raw = self.raw
         e = self.ehdr
-        shoff, shentsize, shnum, shstrndx = e[6], e[11], e[12], e[13]
+        shoff, shentsize = e.e_shoff, e.e_shentsize
+        shnum, shstrndx = e.e_shnum, e.e_shstrndx
         if shoff == 0:
             raise ElfFormatError("no section header table")
         if shentsize != SHDR_SIZE:
@@ -117,19 +224,20 @@ class ElfFile:
                                  f"{SHDR_SIZE}")
         if shoff + SHDR_SIZE > len(raw):
             raise ElfFormatError("section header table is outside the file")
-        first = struct.unpack_from(self.endian + SHDR_FMT, raw, shoff)
+        first = Shdr._make(struct.unpack_from(self.endian + SHDR_FMT, raw,
+                                              shoff))
         if shnum == 0:
-            shnum = first[5]            # extended numbering: sh_size of [0]
+            shnum = first.sh_size       # extended numbering
         if shstrndx == SHN_XINDEX:
-            shstrndx = first[6]         # extended numbering: sh_link of [0]
+            shstrndx = first.sh_link    # extended numbering
         if shnum == 0 or shoff + shnum * SHDR_SIZE > len(raw):
             raise ElfFormatError(f"section header table ({shnum} entries at "
                                  f"offset {shoff}) is outside the file")
         sections: list[Section] = []
-        for i, hdr in enumerate(struct.iter_unpack(
-                self.endian + SHDR_FMT, raw[shoff:shoff + shnum * SHDR_SIZE])):
-            sh_type, offset, size = hdr[1], hdr[4], hdr[5]
-            if i == 0 or sh_type in (SHT_NOBITS, SHT_NULL):
+        for i, hdr in enumerate(map(_new_shdr, struct.iter_unpack(
+                self.endian + SHDR_FMT, raw[shoff:shoff + shnum * SHDR_SIZE]))):
+            offset, size = hdr.sh_offset, hdr.sh_size
+            if i == 0 or hdr.sh_type in (SHT_NOBITS, SHT_NULL):
                 data = b""
             else:
                 if offset + size > len(raw):
@@ -184,18 +292,23 @@ class ElfFile:
         return self.sections[self.symtab.sh_link]
 
     def symbols(self) -> list[Sym]:
-        return list(struct.iter_unpack(self.endian + SYM_FMT, self.symtab.data))
+        return list(map(_new_sym, struct.iter_unpack(self.endian + SYM_FMT,
+                                                     self.symtab.data)))
 
     def symbol_name(self, sym: Sym, index: int) -> str:
-        return cstring(self.strtab.data, sym[0], f"symbol [{index}] name")
+        return cstring(self.strtab.data, sym.st_name, f"symbol [{index}] name")
 
     def shndx_table(self) -> tuple[int, list[int]] | None:
         """(section index, entries) of the SHT_SYMTAB_SHNDX table, if any."""
         for i, s in enumerate(self.sections):
             if s.sh_type == SHT_SYMTAB_SHNDX and s.sh_link == self.symtab_index:
-                return i, list(struct.unpack(
-                    f"{self.endian}{len(s.data) // 4}I", s.data[:len(s.data) // 4 * 4]))
+                return i, words(self.endian, s.data)
         return None
+
+    def group_members(self, sec: Section) -> list[int]:
+        """The section indices of a SHT_GROUP section (after its flags
+        word)."""
+        return words(self.endian, sec.data)[1:]
 
     def rel_sections(self) -> Iterator[int]:
         """Indices of the relocation sections.  The kernel applies every
@@ -230,7 +343,7 @@ class ElfFile:
         return []
 
 
-def _identify(raw: bytes) -> tuple[str, int, tuple[int, ...]]:
+def _identify(raw: bytes) -> tuple[str, int, Ehdr]:
     """Check that @raw is an ELF64 ET_REL file; return its byte order,
     machine and header fields."""
     if len(raw) < 16 or raw[:4] != b"\x7fELF":
@@ -248,10 +361,10 @@ def _identify(raw: bytes) -> tuple[str, int, tuple[int, ...]]:
     if len(raw) < EHDR_SIZE:
         raise ElfFormatError("truncated ELF header")
     endian = "<" if little else ">"
-    ehdr = struct.unpack_from(endian + EHDR_FMT, raw, 0)
-    if ehdr[1] != ET_REL:
-        raise UnsupportedError(f"ELF type {ehdr[1]}: a kernel module is a "
+    ehdr = Ehdr._make(struct.unpack_from(endian + EHDR_FMT, raw, 0))
+    if ehdr.e_type != ET_REL:
+        raise UnsupportedError(f"ELF type {ehdr.e_type}: a kernel module is a "
                                "relocatable file (ET_REL)")
-    if ehdr[10]:
+    if ehdr.e_phnum:
         raise UnsupportedError("relocatable file with program headers")
-    return endian, ehdr[2], ehdr
+    return endian, ehdr.e_machine, ehdr

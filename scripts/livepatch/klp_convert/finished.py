@@ -4,6 +4,7 @@ and --strip-debug (strip.py).  Messages and exit codes as in cli.py."""
 
 from __future__ import annotations
 
+import argparse
 import os
 from collections.abc import Sequence
 
@@ -12,7 +13,7 @@ from .errors import InputError, KlpError
 from .modfile import SIGNATURE_MARKER, unwrap
 
 
-def _check_one(path: str, args) -> bool:
+def _check_one(path: str, args: argparse.Namespace) -> bool:
     from .verify import verify
     module = unwrap(_read(path))
     report = _guarded(verify, module.elf)
@@ -37,7 +38,7 @@ def _check_one(path: str, args) -> bool:
     return True
 
 
-def do_check(paths: Sequence[str], args) -> int:
+def do_check(paths: Sequence[str], args: argparse.Namespace) -> int:
     """klp-convert --check FILE...: 0 if every file passes, else 1."""
     status = EXIT_OK
     for path in paths:
@@ -55,7 +56,7 @@ def do_check(paths: Sequence[str], args) -> int:
     return status
 
 
-def do_strip(inp: str, out: str, args) -> int:
+def do_strip(inp: str, out: str, args: argparse.Namespace) -> int:
     """klp-convert --strip-debug INPUT [OUTPUT]."""
     from .strip import strip_debug
     from .writer import write_atomic

@@ -21,12 +21,22 @@ from collections import namedtuple
 from .errors import InputError
 from .inputs import MAX_MODULE_SIZE
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Protocol
+else:
+    Protocol = object
+
 SIGNATURE_MARKER = b"~Module signature appended~\n"
 _MODSIG = struct.Struct(">BBBBB3xI")     # algo hash id_type signer key_id sig_len
 
-_XZ_MAGIC = b"\xfd7zXZ\x00"
-_GZ_MAGIC = b"\x1f\x8b"
-_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+GZ_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+
+
+class ZstdUnsupported(InputError):
+    """zstd data, and this Python reads no zstd."""
 
 
 class Module(namedtuple("Module", ["elf", "compression", "signed"])):
@@ -40,7 +50,7 @@ class Module(namedtuple("Module", ["elf", "compression", "signed"])):
 def unwrap(raw: bytes) -> Module:
     """The ELF image of a module file, decompressed and without its
     signature; InputError if it cannot be read."""
-    compression, data = _decompress(raw)
+    compression, data = decompress(raw)
     elf, signed = split_signature(data)
     return Module(elf, compression, signed)
 
@@ -62,25 +72,33 @@ def split_signature(data: bytes) -> tuple[bytes, bool]:
     return data[:elf_end], True
 
 
-def _decompress(raw: bytes) -> tuple[str | None, bytes]:
-    if raw.startswith(_XZ_MAGIC):
+def decompress(raw: bytes) -> tuple[str | None, bytes]:
+    """(compression, data) of a file as distributions ship modules:
+    plain, xz, gzip or zstd (also kallsyms dumps and System.maps for
+    --symbols).  InputError for damaged data, ZstdUnsupported if this
+    Python cannot read zstd."""
+    if raw.startswith(XZ_MAGIC):
         import lzma
         try:
             return "xz", _bounded(lzma.LZMADecompressor(), raw)
         except lzma.LZMAError as exc:
             raise InputError(f"damaged xz data: {exc}") from None
-    if raw.startswith(_GZ_MAGIC):
+    if raw.startswith(GZ_MAGIC):
         try:
             return "gzip", _bounded(zlib.decompressobj(16 + zlib.MAX_WBITS),
                                     raw)
         except zlib.error as exc:
             raise InputError(f"damaged gzip data: {exc}") from None
-    if raw.startswith(_ZSTD_MAGIC):
+    if raw.startswith(ZSTD_MAGIC):
         return "zstd", _zstd(raw)
     return None, raw
 
 
-def _bounded(decompressor, raw: bytes) -> bytes:
+class _Decompressor(Protocol):
+    def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
+
+
+def _bounded(decompressor: _Decompressor, raw: bytes) -> bytes:
     """Decompress at most MAX_MODULE_SIZE + 1 bytes: a module larger than
     the kernel loads is refused without inflating it all."""
     out = decompressor.decompress(raw, MAX_MODULE_SIZE + 1)
@@ -94,19 +112,24 @@ def _bounded(decompressor, raw: bytes) -> bytes:
 
 
 def _zstd(raw: bytes) -> bytes:
+    from importlib import import_module     # neither has type hints here
     try:
-        from compression import zstd        # Python >= 3.14
-        return _bounded(zstd.ZstdDecompressor(), raw)
+        zstd: Any = import_module("compression.zstd")   # Python >= 3.14
+        try:
+            return _bounded(zstd.ZstdDecompressor(), raw)
+        except zstd.ZstdError as exc:
+            raise InputError(f"damaged zstd data: {exc}") from None
     except ImportError:
         pass
     try:
-        import zstandard                    # the python3-zstandard package
+        zstandard: Any = import_module("zstandard")  # python3-zstandard
     except ImportError:
-        raise InputError(
+        raise ZstdUnsupported(
             "zstd-compressed module: this Python cannot decompress zstd "
             "(it needs Python 3.14's compression.zstd or the zstandard "
             "module); decompress it first with 'zstd -d'") from None
-    chunks, total = [], 0
+    chunks: list[bytes] = []
+    total = 0
     try:
         reader = zstandard.ZstdDecompressor().stream_reader(raw)
         while total <= MAX_MODULE_SIZE:

@@ -46,7 +46,7 @@ class KlpName(namedtuple("KlpName", ["lp_obj", "sym_obj", "sym", "pos"])):
 
     @property
     def module_specific(self) -> bool:
-        return self.lp_obj != VMLINUX
+        return bool(self.lp_obj != VMLINUX)
 
 
 def byte_length(name: str) -> int:

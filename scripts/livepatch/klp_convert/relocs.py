@@ -32,7 +32,8 @@ class Table:
     """
 
     __slots__ = ("section", "endian", "entsize", "count", "_words",
-                 "_sym_slot", "_type_slot", "_step")
+                 "_sym_slot", "_type_slot", "_step", "_symbols", "_types",
+                 "_offsets")
 
     def __init__(self, section: Section, endian: str) -> None:
         size = RELA_SIZE if section.sh_type == SHT_RELA else REL_SIZE
@@ -48,23 +49,41 @@ class Table:
         self._sym_slot = 3 if little else 2
         self._type_slot = 2 if little else 3
         self._words = self._native(array(_U32, section.data))
+        self._symbols: array[int] | None = None
+        self._types: array[int] | None = None
+        self._offsets: array[int] | None = None
 
-    def _native(self, arr: array) -> array:
+    @classmethod
+    def of(cls, data: bytes, sh_type: int, name: str, endian: str) -> Table:
+        """The table of relocation entries @data, not (yet) a section."""
+        size = RELA_SIZE if sh_type == SHT_RELA else REL_SIZE
+        sec = Section((0, sh_type, 0, 0, 0, len(data), 0, 0, 8, size), data)
+        sec.name = name
+        return cls(sec, endian)
+
+    def _native(self, arr: array[int]) -> array[int]:
         if self.endian != _HOST:
             arr.byteswap()
         return arr
 
-    def symbols(self) -> array:
+    def symbols(self) -> array[int]:
         """Symbol index of every entry."""
-        return self._words[self._sym_slot::self._step]
+        if self._symbols is None:
+            self._symbols = self._words[self._sym_slot::self._step]
+        return self._symbols
 
-    def types(self) -> array:
+    def types(self) -> array[int]:
         """Relocation type of every entry."""
-        return self._words[self._type_slot::self._step]
+        if self._types is None:
+            self._types = self._words[self._type_slot::self._step]
+        return self._types
 
-    def offsets(self) -> array:
+    def offsets(self) -> array[int]:
         """r_offset of every entry."""
-        return self._native(array(_U64, self.section.data))[::self._step // 2]
+        if self._offsets is None:
+            self._offsets = self._native(array(
+                _U64, self.section.data))[::self._step // 2]
+        return self._offsets
 
     def remapped(self, sym_map: list[int]) -> bytes:
         """The section's bytes with every symbol index i replaced by
@@ -75,7 +94,7 @@ class Table:
         return self._native(words).tobytes()
 
 
-def flags_of(column: array, members: set[int] | frozenset[int]) -> bytes:
+def flags_of(column: array[int], members: set[int] | frozenset[int]) -> bytes:
     """One byte per entry: 1 if its value is in @members, else 0."""
     return bytes(map(members.__contains__, column))
 

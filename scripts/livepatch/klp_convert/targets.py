@@ -16,14 +16,14 @@ much later: by then the patch module's load-time processing is over.
 
 from __future__ import annotations
 
-from .errors import CheckError
-
 # The loader takes SHF_ALLOC away from these before apply_relocations():
 # a vmlinux relocation is skipped, and a late module one would be written
 # through sh_addr into the load image, freed when load_module() returns.
 NOT_LOADED = frozenset({".modinfo", "__versions",
                         "__version_ext_crcs", "__version_ext_names"})  # 7.x
 PERCPU = ".data..percpu"
+# Read-only after the patch module's init (STRICT_MODULE_RWX).
+RO_AFTER_INIT = ".data..ro_after_init"
 
 # Read when the patch module loads, after its vmlinux relocations but
 # before any module-specific one: what reads each.
@@ -95,24 +95,6 @@ def load_time_use(name: str) -> str | None:
         return use
     return next((what for prefix, what in LOAD_TIME_PREFIXES
                  if name.startswith(prefix)), None)
-
-
-def check_applied(name: str) -> None:
-    """Raise CheckError if the kernel never applies a relocation aimed at
-    section @name where the code reads it, whatever the lp-obj."""
-    if name in NOT_LOADED:
-        raise CheckError(
-            f"section '{name}' is not loaded (rewrite_section_headers() drops "
-            "its SHF_ALLOC before relocations are applied): a vmlinux "
-            "relocation is skipped, a late module one would write into the "
-            "freed load image")
-    if name == PERCPU:
-        raise CheckError(
-            f"section '{name}' is copied to every CPU: layout_and_allocate() "
-            "drops its SHF_ALLOC before relocations are applied, so 6.1 and "
-            "6.12 skip its relocations (7.x applies vmlinux ones to the "
-            "copy's template), and a late module one would write into the "
-            "freed load image; keep a pointer in .data instead")
 
 
 def is_init(name: str) -> bool:

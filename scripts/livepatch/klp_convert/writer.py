@@ -12,7 +12,7 @@ import os
 import struct
 
 from .elf import (EHDR_FMT, EHDR_SIZE, SHDR_FMT, SHDR_SIZE, SHN_LORESERVE,
-                  SHN_XINDEX, SHT_NOBITS, Section)
+                  SHN_XINDEX, SHT_NOBITS, Ehdr, Section)
 from .errors import CheckError
 from .inputs import MAX_MODULE_SIZE, check_output
 
@@ -47,7 +47,7 @@ def _layout(sections: list[Section]) -> int:
     return shoff
 
 
-def build(endian: str, ehdr: tuple[int, ...], sections: list[Section],
+def build(endian: str, ehdr: Ehdr, sections: list[Section],
           shstrndx: int) -> bytes:
     """Serialise @sections (index 0 is the null section) into a file."""
     shoff = _layout(sections)
@@ -66,11 +66,10 @@ def build(endian: str, ehdr: tuple[int, ...], sections: list[Section],
     shdr = struct.Struct(endian + SHDR_FMT)
     out += b"".join(shdr.pack(*s.header()) for s in sections)
 
-    fields = list(ehdr)
-    fields[6] = shoff
-    fields[12] = 0 if shnum >= SHN_LORESERVE else shnum
-    fields[13] = SHN_XINDEX if shstrndx >= SHN_LORESERVE else shstrndx
-    struct.pack_into(endian + EHDR_FMT, out, 0, *fields)
+    ehdr = ehdr._replace(
+        e_shoff=shoff, e_shnum=0 if shnum >= SHN_LORESERVE else shnum,
+        e_shstrndx=SHN_XINDEX if shstrndx >= SHN_LORESERVE else shstrndx)
+    struct.pack_into(endian + EHDR_FMT, out, 0, *ehdr)
     assert SHDR_SIZE == shdr.size
     return bytes(out)
 

@@ -1,0 +1,112 @@
+# SPDX-License-Identifier: GPL-2.0-only
+"""A module directory (/lib/modules/<release>, or any tree of .ko files):
+modules found by name.
+
+With a modules.dep (depmod's), its entries say where each module is;
+otherwise the tree is walked.  A module's name is its file name without
+.ko[.xz|.gz|.zst], '-' read as '_' (what the kernel and depmod do).
+Files are read when a module is asked for, once.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .ksyms import ObjectSymbols, Source, SymbolSourceError, module_name
+from .ksyms_elf import read_module
+
+MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
+
+
+class ModuleDirSource(Source):
+    kind = "module directory"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        self.files: dict[str, str] = {}
+        self.twice: dict[str, list[str]] = {}
+        dep = os.path.join(path, "modules.dep")
+        if os.path.isfile(dep):
+            self._from_dep(dep)
+        else:
+            self._walk()
+        if not self.files:
+            raise SymbolSourceError(
+                "no kernel modules (*.ko, *.ko.xz, *.ko.gz, *.ko.zst) in this "
+                "directory", path)
+        self.loaded: dict[str, ObjectSymbols] = {}
+
+    def _add(self, file: str) -> None:
+        name = module_name(file)
+        if name in self.files and self.files[name] != file:
+            self.twice.setdefault(name, [self.files[name]]).append(file)
+            return
+        self.files[name] = file
+
+    def _from_dep(self, dep: str) -> None:
+        try:
+            with open(dep, "rb") as f:
+                data = f.read()
+        except OSError as exc:
+            raise SymbolSourceError(exc.strerror or str(exc), dep) from None
+        for line in data.split(b"\n"):
+            rel = line.partition(b":")[0].decode("utf-8", "surrogateescape")
+            if rel.endswith(MODULE_SUFFIXES):
+                self._add(os.path.join(self.path, rel))
+
+    def _walk(self) -> None:
+        for top, dirs, files in os.walk(self.path):
+            dirs.sort()
+            for name in sorted(files):
+                if name.endswith(MODULE_SUFFIXES):
+                    self._add(os.path.join(top, name))
+
+    def objects(self) -> list[str]:
+        return list(self.files)
+
+    def get(self, obj: str) -> ObjectSymbols | None:
+        syms = self.loaded.get(obj)
+        if syms is not None:
+            return syms
+        file = self.files.get(obj)
+        if file is None:
+            return None
+        if obj in self.twice:
+            raise SymbolSourceError(
+                f"module '{obj}' is there more than once: "
+                f"{', '.join(self.twice[obj])}; give the module file itself",
+                self.path)
+        try:
+            with open(file, "rb") as f:
+                raw = f.read()
+        except OSError as exc:
+            raise SymbolSourceError(exc.strerror or str(exc), file) from None
+        syms = self.loaded[obj] = read_module(file, raw)
+        return syms
+
+    def holders(self, names: set[str]) -> dict[str, list[str]]:
+        """Modules of the tree that have a symbol of each name, in one
+        pass over the files.  Only uncompressed modules are searched
+        (decompressing thousands of them would take minutes)."""
+        needles = {n: n.encode("utf-8", "surrogateescape") + b"\0"
+                   for n in names}
+        out: dict[str, list[str]] = {n: [] for n in names}
+        for obj, file in self.files.items():
+            if not file.endswith(".ko") or obj in self.twice:
+                continue
+            try:
+                with open(file, "rb") as f:
+                    raw = f.read()
+            except OSError:
+                continue
+            hits = [n for n, needle in needles.items() if needle in raw]
+            if not hits:
+                continue
+            try:
+                syms = self.get(obj)
+            except SymbolSourceError:
+                continue
+            for name in hits:
+                if syms is not None and syms.has(name):
+                    out[name].append(obj)
+        return out
