@@ -51,6 +51,7 @@ for t in %(tests)s; do
 	*) echo "not ok $n selftests: livepatch: $t # exit=$rc" ;;
 	esac
 done
+%(after)s
 echo "%(done)s"
 poweroff -f
 """
@@ -63,10 +64,11 @@ KSELFTEST_SETUP = 'mkdir -p "/lib/modules/$(uname -r)/build"'
 
 def pack(workdir: str, tests: List[str], modules: List[str], timeout: int,
          name: str = "initramfs", selftest_dir: str = SELFTEST_DIR,
-         kselftest: bool = False) -> str:
+         kselftest: bool = False, after: str = "") -> str:
     """Pack the initramfs (no tests: a bare boot that only reports in).
     @kselftest: the scripts of @selftest_dir use the kernel's functions.sh
-    and run as executables (bash)."""
+    and run as executables (bash).  @after: /init lines to run after the
+    selftests (symdump.snippet())."""
     root = os.path.join(workdir, name)
     shutil.rmtree(root, ignore_errors=True)
     for d in ("bin", "sbin", "proc", "sys", "dev", "tmp", "etc",
@@ -97,7 +99,8 @@ def pack(workdir: str, tests: List[str], modules: List[str], timeout: int,
                         "count": len(tests), "tests": " ".join(tests),
                         "timeout": timeout,
                         "setup": KSELFTEST_SETUP if kselftest else "",
-                        "shell": "" if kselftest else "dash "})
+                        "shell": "" if kselftest else "dash ",
+                        "after": after})
     os.chmod(init, 0o755)
     out = os.path.join(workdir, f"{name}.cpio.gz")
     cmd = f"cd {root} && find . | cpio -o -H newc --quiet | gzip -1 > {out}"

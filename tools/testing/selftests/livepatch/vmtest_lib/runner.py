@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, List, Optional, Tuple, Type
 
-from . import build, initramfs, qemu, tap
+from . import build, initramfs, qemu, symphase, tap
 from .config import (EXIT_FAIL, EXIT_INFRA, EXIT_KERNEL, EXIT_PASS,
                      EXIT_TIMEOUT, SELFTEST_DIR, Config, VmtestError,
                      test_timeout)
@@ -51,11 +51,12 @@ def _verdict(report: tap.Report, run: qemu.Run, console: str) -> Outcome:
 
 def _boot(cfg: Config, e: Environment, tests: List[str], modules: List[str],
           workdir: str, deadline: float,
-          emit: Callable[[str], None]) -> Outcome:
+          emit: Callable[[str], None], after: str = "") -> Outcome:
     selftests = cfg.selftests_dir or SELFTEST_DIR
     initrd = initramfs.pack(workdir, tests, modules, test_timeout(selftests),
                             selftest_dir=selftests,
-                            kselftest=cfg.selftests_dir is not None)
+                            kselftest=cfg.selftests_dir is not None,
+                            after=after)
     kvm = cfg.kvm == "on"
     if cfg.kvm == "auto":
         probe = initramfs.pack(workdir, [], [], 1, name="probe")
@@ -85,11 +86,25 @@ def _build_and_boot(cfg: Config, e: Environment, tests: List[str],
         mdir = cfg.modules_dir or os.path.join(cfg.selftests_dir, "test_modules")
         modules = build.built_modules(mdir)
         say(f"vmtest: {len(modules)} test modules from {mdir}")
-    else:
-        kdir = build.hooked_headers(e.headers, os.path.join(workdir, "headers"))
-        modules = build.test_modules(e, kdir, workdir)
-        say(f"vmtest: built {len(modules)} test modules")
-    return _boot(cfg, e, tests, modules, workdir, deadline, emit)
+        return _boot(cfg, e, tests, modules, workdir, deadline, emit)
+    kdir = build.hooked_headers(e.headers, os.path.join(workdir, "headers"))
+    modules = build.test_modules(e, kdir, workdir)
+    say(f"vmtest: built {len(modules)} test modules")
+    out = _boot(cfg, e, tests, modules, workdir, deadline, emit,
+                after=symphase.init_lines(modules))
+    if out.code not in (EXIT_PASS, EXIT_FAIL):
+        return out
+    say("vmtest: klp-symbols: klp-convert's symbol verification against "
+        "this boot's /proc/kallsyms")
+    try:
+        symphase.prove(e, kdir, workdir, os.path.join(workdir, "test_modules"),
+                       modules, os.path.join(workdir, "console.log"), emit)
+    except symphase.SymbolsFailed as exc:
+        for n, line in enumerate(str(exc).splitlines()):
+            emit(f"{symphase.PREFIX} {'FAILED: ' if not n else '  '}{line}")
+        reason = out.reason or str(exc).splitlines()[0]
+        return Outcome(EXIT_FAIL, out.report, 0, reason)
+    return out
 
 
 def run_kernel(cfg: Config, make_env: Callable[[], Environment],
