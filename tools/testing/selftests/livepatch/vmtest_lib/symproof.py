@@ -193,8 +193,9 @@ def verified_build(e: Environment, kdir: str, builddir: str, moddir: str,
         raise VmtestError(f"klp-symbols: the build with KLP_SYMBOLS failed:"
                           f"\n{tail}")
     for name in livepatches:
-        lines = [ln for ln in out.splitlines()
-                 if "KLP [M]" in ln and f"/{name}.ko" in ln]
+        # absolute paths up to 6.12, relative to M= since 7.0
+        line_re = re.compile(rf"^\s*KLP \[M\]\s+(\S*/)?{name}\.ko\b")
+        lines = [ln for ln in out.splitlines() if line_re.match(ln)]
         if len(lines) != 1 or NOT_VERIFIED in lines[0]:
             raise VmtestError(f"klp-symbols: {name}.ko: expected one verified "
                               f"KLP [M] line, got {lines}; see {log}")

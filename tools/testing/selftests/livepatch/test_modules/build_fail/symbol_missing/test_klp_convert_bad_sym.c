@@ -18,22 +18,12 @@
 #include <linux/kernel.h>
 #include <linux/livepatch.h>
 #include <linux/seq_file.h>
-#include <linux/klp_reloc.h>
-
-typedef const char *klp_bad_fn(void);
-
-extern char *klp_saved_command_lin
-	KLP_RELOC_SYMBOL(vmlinux, vmlinux, saved_command_lin);
-extern klp_bad_fn klp_vmlinux_get_homonym_string
-	KLP_RELOC_SYMBOL(vmlinux, vmlinux, get_homonym_string);
-extern const char klp_driver_nam[]
-	KLP_RELOC_SYMBOL(test_klp_convert_mod, test_klp_convert_mod,
-			 driver_nam);
+#include "test_klp_convert_bad_sym.h"
 
 static int bad_sym_show(struct seq_file *m, void *v)
 {
-	seq_printf(m, "%s %s\n", klp_saved_command_lin,
-		   klp_vmlinux_get_homonym_string());
+	seq_printf(m, "%s %ps\n", klp_saved_command_lin,
+		   klp_vmlinux_get_homonym_string);
 	return 0;
 }
 

@@ -19,29 +19,17 @@
 #include <linux/kernel.h>
 #include <linux/livepatch.h>
 #include <linux/seq_file.h>
-#include <linux/klp_reloc.h>
-
-typedef void klp_bad_fn(void);
-
-extern klp_bad_fn klp_c_start_0 KLP_RELOC_SYMBOL(vmlinux, vmlinux, c_start);
-extern klp_bad_fn klp_c_start_9
-	KLP_RELOC_SYMBOL_POS(vmlinux, vmlinux, c_start, 9);
-extern char *klp_homonym_string_3
-	KLP_RELOC_SYMBOL_POS(test_klp_convert_mod, test_klp_convert_mod,
-			     homonym_string, 3);
-extern klp_bad_fn klp_get_homonym_string_0
-	KLP_RELOC_SYMBOL(test_klp_convert_mod, test_klp_convert_mod,
-			 get_homonym_string);
+#include "test_klp_convert_bad_pos.h"
 
 static int bad_pos_show(struct seq_file *m, void *v)
 {
-	seq_printf(m, "%px %px\n", klp_c_start_0, klp_c_start_9);
+	seq_printf(m, "%ps %ps\n", klp_c_start_0, klp_c_start_9);
 	return 0;
 }
 
 static void livepatch_test_klp_convert_mod_run(void)
 {
-	pr_info("%s %px\n", klp_homonym_string_3, klp_get_homonym_string_0);
+	pr_info("%s %ps\n", klp_homonym_string_3, klp_get_homonym_string_0);
 }
 
 static struct klp_func vmlinux_funcs[] = {
