@@ -7,7 +7,9 @@
 - test_modules/ builds through the Kbuild hook into converted livepatch
   modules (no intermediate symbol left, the expected .klp.rela sections and
   SHN_LIVEPATCH symbols);
-- every build_fail/ module stops the build with klp-convert's message.
+- every build_fail/ module stops the build with klp-convert's message;
+  those that need the target's symbols (KLP_SYMBOLS, refused by vmtest
+  against each booted kernel) build without them, unverified.
 
 The build tests need Debian's linux-headers-*-amd64 and
 contrib/klp-headers; they fail without them.
@@ -265,6 +267,37 @@ def test_build_fail(kdir: Path, tmp_path: Path, case: str) -> None:
     for word in BUILD_FAIL_CASES[case]:
         assert any(word in line for line in msgs), (word, msgs)
     assert not list(moddir.glob("*.ko")), "a rejected module left a .ko"
+
+
+def _symbol_cases() -> List[str]:
+    """build_fail/ cases that only the symbol verification refuses
+    (KLP_SYMBOLS): vmtest builds them against each booted kernel's
+    /proc/kallsyms (vmtest_lib/symproof.py)."""
+    sys.path.insert(0, str(SELFTESTS))
+    from vmtest_lib import symproof
+    return sorted(symproof.REFUSED)
+
+
+def test_every_build_fail_case_is_built() -> None:
+    dirs = sorted(p.name for p in BUILD_FAIL.iterdir() if p.is_dir())
+    assert dirs == sorted([*BUILD_FAIL_CASES, *_symbol_cases()])
+    assert not set(BUILD_FAIL_CASES) & set(_symbol_cases())
+
+
+@pytest.mark.parametrize("case", _symbol_cases())
+def test_build_fail_needs_the_symbols(kdir: Path, tmp_path: Path,
+                                      case: str) -> None:
+    """Without KLP_SYMBOLS the symbol cases build, unverified: what
+    refuses them in vmtest is klp-convert's verification against the
+    kernel's symbols, nothing else."""
+    moddir = tmp_path / case
+    shutil.copytree(BUILD_FAIL / case, moddir)
+    res = _make(kdir, moddir)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    klp = [line for line in out.splitlines() if "KLP [M]" in line]
+    assert len(klp) == 1 and klp[0].endswith("(symbols not verified)"), out
+    assert len(list(moddir.glob("*.ko"))) == 1
 
 
 @pytest.mark.parametrize("shell", sorted(SHELLS))

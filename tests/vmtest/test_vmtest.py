@@ -160,6 +160,42 @@ def test_selftests_dir_usage(tmp_path, capsys):
     assert "--selftests-dir and --all exclude each other" in err
 
 
+# Every klp symbol of the three test livepatches (test_klp_convert1: 8,
+# test_klp_convert_sections: 4, test_klp_convert_keys: 1), and the real
+# homonyms at a position > 1 among them.
+KLP_SYMBOLS_CHECKED = 13
+HOMONYMS = ("vmlinux c_start,2 of 3", "test_klp_convert_mod homonym_string,2 of 2",
+            "test_klp_convert_mod get_homonym_string,2 of 2")
+
+
+def _assert_klp_symbols(out: str, prefix: str = "") -> None:
+    """vmtest's klp-symbols step (vmtest_lib/symphase.py) held: in the
+    boot of the selftests, klp-convert's klp_find() over that boot's
+    /proc/kallsyms gave the kernel's address for every klp symbol, with
+    real homonyms of vmlinux and of a module; the build with
+    KLP_SYMBOLS=<that dump> passed verified; a wrong position and a
+    missing symbol were refused at build time."""
+    p = re.escape(f"{prefix}# klp-symbols: ")
+    lines = re.findall(rf"^{p}(.*)$", out, re.M)
+    assert lines and not any("FAILED" in line for line in lines), out
+    m = re.search(rf"^{p}(\d+) klp symbols of 3 livepatches: klp-convert's "
+                  r"klp_find\(\) over this boot's /proc/kallsyms gives the "
+                  r"address the kernel resolved$", out, re.M)
+    assert m and int(m.group(1)) == KLP_SYMBOLS_CHECKED, out
+    homonyms = re.search(rf"^{p}homonyms at a position > 1: (.*)$", out, re.M)
+    assert homonyms, out
+    assert set(homonyms.group(1).split(", ")) == set(HOMONYMS), homonyms.group(1)
+    assert re.search(rf"^{p}make KLP_SYMBOLS=<dump>: 3 livepatches verified, "
+                     r"the same bytes", out, re.M), out
+    for case in ("symbol_missing", "symbol_position"):
+        assert re.search(rf"^{p}build_fail/{case} refused with KLP_SYMBOLS, "
+                         r"no \.ko:$", out, re.M), out
+    assert re.search(rf"^{p}  klp-convert: \S+: symbol 'c_start' is ambiguous "
+                     r"in vmlinux", out, re.M), out
+    assert re.search(rf"^{p}  klp-convert: \S+: symbol 'saved_command_lin' not "
+                     r"found in vmlinux", out, re.M), out
+
+
 @pytest.mark.slow
 def test_selftests_in_qemu():
     """The README's main command: every selftest passes on Debian's kernel."""
@@ -173,6 +209,7 @@ def test_selftests_in_qemu():
     assert re.search(r"^# TEST: .* \.\.\. ok$", out, re.M)
     n = len(config.test_progs())
     assert re.search(rf"^vmtest: {n} passed, 0 failed \(", out, re.M), out
+    _assert_klp_symbols(out)
 
 
 def _parse_all(out: str):
@@ -190,8 +227,9 @@ SUITES = ["bookworm", "trixie", "trixie-backports", "sid"]
 @pytest.mark.slow
 def test_all_kernels_in_qemu():
     """vmtest --all: the selftests pass on the current kernel of every
-    supported suite, each built where its compiler is; the run ends with one
-    TAP line per kernel."""
+    supported suite, each built where its compiler is, and klp-convert's
+    symbol verification holds against each booted kernel's /proc/kallsyms;
+    the run ends with one TAP line per kernel."""
     t0 = time.monotonic()
     r = subprocess.run([str(SELFTESTS / "vmtest"), "--all", "--timeout", "900"],
                        capture_output=True, text=True, timeout=5400)
@@ -205,6 +243,7 @@ def test_all_kernels_in_qemu():
         # the reload test took the branch of its kernel
         assert re.search(rf"^# {suite}: # TEST: klp-convert: target module reloaded "
                          r"while the livepatch stays \.\.\. ok$", out, re.M), out
+        _assert_klp_symbols(out, f"# {suite}: ")
     assert "not ok" not in out
     assert out.rstrip().splitlines()[-1] == f"kernels: {len(SUITES)} passed, 0 failed"
     # built in the chroots, with the kernels' compilers
