@@ -145,9 +145,10 @@ def test_require_homonyms(livepatch: Path, dump: str) -> None:
 def _console(resolved: str, kallsyms: bytes) -> str:
     b64 = base64.encodebytes(gzip.compress(kallsyms)).decode()
     return ("[    1.0] booting\r\nok 3 selftests: livepatch: x\r\n"
-            f"{symdump.RESOLVED_BEGIN}\r\n{resolved}{symdump.RESOLVED_END}\r\n"
+            f"{symdump.UPTIME} 10.25\r\n{symdump.RESOLVED_BEGIN}\r\n{resolved}{symdump.RESOLVED_END}\r\n"
             f"{symdump.KALLSYMS_BEGIN}\r\n{b64.replace(chr(10), chr(13) + chr(10))}"
-            f"{symdump.KALLSYMS_END}\r\n{initramfs.DONE_MARKER}\r\n")
+            f"{symdump.KALLSYMS_END}\r\n{symdump.UPTIME} 13.75\r\n"
+            f"{initramfs.DONE_MARKER}\r\n")
 
 
 def test_read_console(tmp_path: Path) -> None:
@@ -158,6 +159,7 @@ def test_read_console(tmp_path: Path) -> None:
         "lp mod_x homonym 2 ffffffffc0001200 .data section\r\n", data))
     dump = symdump.read_console(str(console))
     assert dump.kallsyms == data
+    assert dump.seconds == 3.5
     assert dump.resolved == [
         symdump.Resolved("lp", "vmlinux", "c_start", 2, 0xffffffff81000300,
                          "text"),

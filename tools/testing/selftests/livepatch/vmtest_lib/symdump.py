@@ -24,11 +24,13 @@ TAG = "klp-symbols:"
 RESOLVED_BEGIN, RESOLVED_END = f"{TAG} resolved begin", f"{TAG} resolved end"
 KALLSYMS_BEGIN, KALLSYMS_END = f"{TAG} kallsyms begin", f"{TAG} kallsyms end"
 FAILED = f"{TAG} failed:"
+UPTIME = f"{TAG} uptime"
 
 # Runs in the /init after the selftests, with dash or busybox sh.  A
 # livepatch's insmod returns while its transition may still run, and the
 # next klp_enable_patch() would fail with -EBUSY: wait for each one.
 SNIPPET = r"""# klp-symbols: the same boot's resolved addresses and /proc/kallsyms
+echo "%(uptime)s $(cut -d' ' -f1 /proc/uptime)"
 cd /selftests/livepatch/test_modules
 for m in %(targets)s; do
 	insmod $m.ko || echo "%(failed)s insmod $m"
@@ -51,6 +53,7 @@ echo "%(rend)s"
 echo "%(kbegin)s"
 gzip -c /proc/kallsyms | base64
 echo "%(kend)s"
+echo "%(uptime)s $(cut -d' ' -f1 /proc/uptime)"
 cd /
 """
 
@@ -61,7 +64,7 @@ def snippet(targets: List[str], livepatches: List[str]) -> str:
                       "livepatches": " ".join(livepatches),
                       "failed": FAILED, "rbegin": RESOLVED_BEGIN,
                       "rend": RESOLVED_END, "kbegin": KALLSYMS_BEGIN,
-                      "kend": KALLSYMS_END}
+                      "kend": KALLSYMS_END, "uptime": UPTIME}
 
 
 class Resolved(NamedTuple):
@@ -79,6 +82,7 @@ class Resolved(NamedTuple):
 class Dump:
     resolved: List[Resolved]
     kallsyms: bytes             # /proc/kallsyms of the same boot
+    seconds: float              # what it took in the VM
 
 
 def _between(lines: List[str], begin: str, end: str, console: str) -> List[str]:
@@ -119,7 +123,18 @@ def read_console(console: str) -> Dump:
     except (binascii.Error, OSError, EOFError, zlib.error) as exc:
         raise VmtestError(f"klp-symbols: the /proc/kallsyms dump on the "
                           f"console is damaged ({exc}); see {console}") from None
-    return Dump(resolved, data)
+    return Dump(resolved, data, _seconds(lines))
+
+
+def _seconds(lines: List[str]) -> float:
+    times = []
+    for ln in lines:
+        if ln.startswith(UPTIME):
+            try:
+                times.append(float(ln.split()[-1]))
+            except ValueError:
+                pass
+    return times[-1] - times[0] if len(times) == 2 else 0.0
 
 
 def by_module(resolved: List[Resolved]) -> Dict[str, List[Resolved]]:

@@ -19,6 +19,7 @@ raises SymbolsFailed."""
 from __future__ import annotations
 
 import os
+import time
 from typing import Callable, List, Tuple
 
 from . import symdump, symproof
@@ -70,6 +71,7 @@ def prove(e: Environment, kdir: str, workdir: str, moddir: str,
           emit: Callable[[str], None]) -> None:
     """The host's part, after the boot whose console is @console;
     @modules are the booted .ko files, built in @moddir against @kdir."""
+    start = time.monotonic()
     try:
         dump = symdump.read_console(console)
     except VmtestError as exc:
@@ -94,6 +96,8 @@ def prove(e: Environment, kdir: str, workdir: str, moddir: str,
                  "no .ko:")
             for line in errors:
                 emit(f"{PREFIX}   {line}")
+        emit(f"{PREFIX} took {dump.seconds:.1f} s in the VM, "
+             f"{time.monotonic() - start:.1f} s on the host")
     except SymbolsFailed:
         raise
     except VmtestError as exc:
