@@ -181,7 +181,8 @@ def _run_one(cfg: Config, suite: Optional[str], cache_dir: Optional[str],
                      workdir, lambda line: print(line, flush=True), env.ERRORS)
     if out.report is not None:
         print(_summary(out), flush=True)
-    if out.reason and out.code != 1:
+    symbols = out.reason.startswith("klp-symbols")
+    if out.reason and (out.code != 1 or symbols):
         print(f"vmtest: {out.reason}", file=sys.stderr)
     return out.code
 

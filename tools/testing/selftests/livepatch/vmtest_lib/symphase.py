@@ -58,7 +58,8 @@ def _compare(modules: List[str], dump: symdump.Dump, path: str,
     checked, problems = symproof.compare(booted, dump.resolved, path)
     homonyms, missing = symproof.require_homonyms(checked)
     if problems or missing:
-        raise SymbolsFailed("klp-symbols: " + "; ".join(problems + missing))
+        raise SymbolsFailed("klp-symbols: klp-convert and the kernel "
+                            "disagree:\n" + "\n".join(problems + missing))
     emit(f"{PREFIX} {len(checked)} klp symbols of {len(booted)} livepatches: "
          "klp-convert's klp_find() over this boot's /proc/kallsyms gives "
          "the address the kernel resolved")
