@@ -36,7 +36,8 @@ class SymbolsFailed(VmtestError):
 def split_modules(modules: List[str]) -> Tuple[List[str], List[str]]:
     """(targets, livepatches): module names of @modules (.ko paths), by
     their modinfo."""
-    targets, livepatches = [], []
+    targets: List[str] = []
+    livepatches: List[str] = []
     for ko in modules:
         with open(ko, "rb") as f:
             lp = b"livepatch=Y\0" in f.read()

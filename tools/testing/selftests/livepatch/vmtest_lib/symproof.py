@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Sequence, Set, Tuple
 
 from .config import SELFTEST_DIR, TOP, VmtestError
 from .env import Environment
@@ -98,14 +98,14 @@ class Checked:
 
 
 def _kernel_addresses(resolved: List[Resolved]
-                      ) -> Dict[Tuple[str, str, int], set]:
-    out: Dict[Tuple[str, str, int], set] = {}
+                      ) -> Dict[Tuple[str, str, int], Set[int]]:
+    out: Dict[Tuple[str, str, int], Set[int]] = {}
     for r in resolved:
         out.setdefault((r.obj, r.sym, r.pos), set()).add(r.addr)
     return out
 
 
-def _check_one(module: str, key: Tuple[str, str, int], kernel: set,
+def _check_one(module: str, key: Tuple[str, str, int], kernel: Set[int],
                source: Source) -> Tuple[List[Checked], List[str]]:
     obj, sym, pos = key
     what = f"{module}: .klp.sym.{obj}.{sym},{pos}"
