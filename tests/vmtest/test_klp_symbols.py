@@ -201,3 +201,20 @@ def test_init_runs_the_snippet_after_the_tests(tmp_path: Path) -> None:
     assert after.index(symdump.KALLSYMS_END) < after.index(
         initramfs.DONE_MARKER)
     assert "gzip -c /proc/kallsyms | base64" in after
+
+
+def test_keep(tmp_path: Path) -> None:
+    """The dump goes to the work directory and, with a cache, to
+    <cache>/kallsyms/<release>/kallsyms.txt; without one (vmtest --kernel
+    --kdir) nowhere else."""
+    work, cache = tmp_path / "work", tmp_path / "cache"
+    work.mkdir()
+    path = symdump.keep(b"x T y\n", str(work), str(cache), "6.1.0-56-amd64")
+    assert Path(path).read_bytes() == b"x T y\n"
+    kept = cache / "kallsyms" / "6.1.0-56-amd64" / "kallsyms.txt"
+    assert symdump.cached(str(cache), "6.1.0-56-amd64") == str(kept)
+    assert kept.read_bytes() == b"x T y\n"
+    assert symdump.cached("", "r") == ""
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    symdump.keep(b"z", str(work), "", "r")
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before

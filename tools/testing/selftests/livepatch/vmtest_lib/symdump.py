@@ -144,15 +144,24 @@ def by_module(resolved: List[Resolved]) -> Dict[str, List[Resolved]]:
     return out
 
 
+def cached(cache_root: str, release: str) -> str:
+    """Where keep() keeps the last dump of a kernel release ("" when
+    there is no cache: vmtest --kernel --kdir)."""
+    if not cache_root:
+        return ""
+    return os.path.join(cache_root, "kallsyms", release, "kallsyms.txt")
+
+
 def keep(data: bytes, workdir: str, cache_root: str, release: str) -> str:
     """Write the dump to @workdir/kallsyms.txt (what the builds use) and
-    to the cache, <cache>/kallsyms/<release>/kallsyms.txt (the last dump
-    of that kernel, for building against it by hand); returns the
-    former."""
+    to the cache, cached() (the last dump of that kernel, for building
+    against it by hand); returns the former."""
     path = os.path.join(workdir, "kallsyms.txt")
     with open(path, "wb") as f:
         f.write(data)
-    keep_dir = os.path.join(cache_root, "kallsyms", release)
+    if not cached(cache_root, release):
+        return path
+    keep_dir = os.path.dirname(cached(cache_root, release))
     os.makedirs(keep_dir, exist_ok=True)
     with cache.locked(os.path.join(keep_dir, ".lock")):
         tmp = os.path.join(keep_dir, f"{cache.TMP_PREFIX}kallsyms.{os.getpid()}")

@@ -80,8 +80,9 @@ def prove(e: Environment, kdir: str, workdir: str, moddir: str,
         raise SymbolsFailed(str(exc)) from None
     path = symdump.keep(dump.kallsyms, workdir, e.cache_dir, e.release)
     lines = dump.kallsyms.count(b"\n")
+    kept = symdump.cached(e.cache_dir, e.release) or path
     emit(f"{PREFIX} /proc/kallsyms of this boot: {lines} lines, kept as "
-         f"{os.path.join(e.cache_dir, 'kallsyms', e.release, 'kallsyms.txt')}")
+         f"{kept}")
     _compare(modules, dump, path, emit)
     _targets, livepatches = split_modules(modules)
     try:
