@@ -123,20 +123,22 @@ def check(plan: Plan, arch: archmod.Arch) -> None:
         if ri in moving:
             _check_moving(plan, arch, moving[ri], checked)
     for i in plan.unused:
-        problem = symrules.objects(plan.found.inter[i])
+        problem = checked.objects.get(i)
         if problem:
             raise CheckError(f"symbol '{plan.found.names[i]}': {problem}")
 
 
 class _Checked:
-    """What passed the checks already: each symbol's objects and each
-    relocation type are checked once per module, each lp-obj once per
-    target section."""
+    """The problems of each symbol's objects (the rule runs once per
+    symbol), and what passed the checks already: each relocation type is
+    checked once per module, each lp-obj once per target section."""
 
     def __init__(self, plan: Plan) -> None:
-        self.symbols: set[int] = set()
+        inter = plan.found.inter
+        self.objects = {i: p for i, p in zip(inter, map(symrules.objects,
+                                                        inter.values())) if p}
         self.types: set[int] = set()
-        self.example = {n.lp_obj: n for n in plan.found.inter.values()}
+        self.example = {n.lp_obj: n for n in inter.values()}
 
 
 def _check_moving(plan: Plan, arch: archmod.Arch, m: Moving,
@@ -150,11 +152,11 @@ def _check_moving(plan: Plan, arch: archmod.Arch, m: Moving,
         m.section, plan.found.names[sym_of[m.flags.index(1)]])
     if problem:
         raise CheckError(problem)
-    for s in sorted(m.symbols - checked.symbols):
-        problem = symrules.objects(inter[s])
-        if problem:
-            _raise_at(plan, arch, m, sym_of.index(s), problem)
-    checked.symbols |= m.symbols
+    if checked.objects:
+        bad = m.symbols() & checked.objects.keys()
+        if bad:
+            s = min(bad)
+            _raise_at(plan, arch, m, sym_of.index(s), checked.objects[s])
     for lp in m.lp_objs:
         problem = relrules.target(m.target, checked.example[lp])
         if problem:
