@@ -10,7 +10,8 @@ from collections.abc import Sequence
 
 from .cli import (EXIT_ERROR, EXIT_OK, PROG, _guarded, _read, _say, _warn)
 from .errors import InputError, KlpError
-from .modfile import SIGNATURE_MARKER, unwrap
+from .inputs import SIGNATURE_MARKER
+from .modfile import unwrap
 
 
 def _check_one(path: str, args: argparse.Namespace) -> bool:
