@@ -102,7 +102,8 @@ def test_no_import_cycle():
     ({"a.py": "from . import b\n", "b.py": "def f():\n    from .a import x\n"},
      True),
     ({"a.py": "from .b import y\n", "b.py": "from .c import z\n",
-      "c.py": "TYPE_CHECKING = False\nif TYPE_CHECKING:\n    from . import a\n"},
+      "c.py": "TYPE_CHECKING = False\nif TYPE_CHECKING:\n"
+              "    from . import a\n"},
      True),
     ({"a.py": "from . import b\n", "b.py": "import os\n"}, False),
 ])

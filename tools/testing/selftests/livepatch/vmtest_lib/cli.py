@@ -207,9 +207,9 @@ def _run_all(cfg: Config, cache_dir: Optional[str], tests: List[str],
     for name in suites.ALL:
         print(f"vmtest: === {name} ===", file=sys.stderr, flush=True)
         out = run_kernel(
-            cfg, functools.partial(_environment, quiet, name, cache_dir), tests,
-            os.path.join(workdir, name), functools.partial(_emit_for, name),
-            env.ERRORS)
+            cfg, functools.partial(_environment, quiet, name, cache_dir),
+            tests, os.path.join(workdir, name),
+            functools.partial(_emit_for, name), env.ERRORS)
         if out.reason:
             print(f"vmtest: {name}: {out.reason}", file=sys.stderr, flush=True)
         results.append(matrix.KernelResult(name, out))
