@@ -22,8 +22,10 @@ Modules, one job each:
   convert  the conversion: plan, checks over it, rewrite; --weaken
   verify   --check: a finished module as the kernel will load it
   strip    --strip-debug: strip --strip-debug without damage
+  console  what the modes share: messages, exit codes, reading the
+           input, writing the output
   finished the command line of --check and --strip-debug
-  cli      argument parsing, messages and exit codes
+  cli      argument parsing; conversion, --list and --weaken
 
 Verification against the target kernel (--symbols, --symvers):
   ksyms        the kernel's symbols as klp_find_object_symbol() counts them,

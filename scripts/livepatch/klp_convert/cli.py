@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-only
-"""Command line front end: arguments, messages, exit codes.
+"""Command line front end: arguments, the conversion, --list and
+--weaken; --check and --strip-debug are finished.py's, and both build on
+console.py (messages, exit codes, input and output).
 
 Exit status: 0 success (including nothing to do), 1 conversion error (or
 a module refused by --check, or a warning with --strict), 2 bad usage, 130
@@ -12,23 +14,18 @@ from __future__ import annotations
 import argparse
 import gc
 import os
-import struct
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from .errors import ElfFormatError, KlpError
+from .console import (EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, PROG,
+                      Current, failed, guarded, read, say, warn,
+                      write_output)
+from .errors import KlpError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import TypeVar
-
     from .convert import Move, Result
     from .symcheck import Report
-
-    T = TypeVar("T")
-
-PROG = "klp-convert"
-EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -87,55 +84,6 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _say(path: str, what: object, err: bool = True) -> None:
-    """"klp-convert: <file>: <what>", each line of a message prefixed;
-    names from a damaged file may hold bytes that are not UTF-8: show
-    them escaped."""
-    stream = sys.stderr if err else sys.stdout
-    for text in str(what).split("\n"):
-        line = f"{PROG}: {path}: {text}".encode("utf-8", "backslashreplace")
-        stream.write(line.decode("utf-8") + "\n")
-
-
-class _Current:
-    """The file being worked on, named by the message of an interrupt."""
-    path: str | None = None
-
-
-def _warn(path: str, warnings: Sequence[str], strict: bool) -> bool:
-    """Print "klp-convert: <file>: warning: <what>" lines; True if they
-    stop the run (--strict): the caller then writes nothing, status 1."""
-    for what in warnings:
-        _say(path, f"warning: {what}")
-    if warnings and strict:
-        print(f"{PROG}: {path}: {len(warnings)} warning(s) and --strict: "
-              "nothing written", file=sys.stderr)
-        return True
-    return False
-
-
-def _read(path: str) -> bytes:
-    from .inputs import read_input
-    _Current.path = path
-    return read_input(path)
-
-
-# What malformed input can raise below the ELF reader's own checks.
-_MALFORMED = (struct.error, IndexError, ValueError, OverflowError,
-              UnicodeError, KeyError, MemoryError)
-
-
-def _guarded(func: Callable[..., T], *args: object) -> T:
-    """Run a conversion step; malformed input becomes an ElfFormatError."""
-    try:
-        return func(*args)
-    except KlpError:
-        raise
-    except _MALFORMED as exc:
-        raise ElfFormatError(f"malformed ELF file ({type(exc).__name__}: "
-                             f"{exc})") from None
-
-
 def _convert_bytes(raw: bytes, want_moves: bool = False) -> Result:
     # Deferred imports keep "klp-convert --help" and usage errors fast.
     from .convert import convert
@@ -144,7 +92,7 @@ def _convert_bytes(raw: bytes, want_moves: bool = False) -> Result:
     # (a tenth of the conversion of a 1,000-section module).
     gc.disable()
     try:
-        result: Result = _guarded(convert, raw, want_moves)
+        result: Result = guarded(convert, raw, want_moves)
     finally:
         gc.enable()
     return result
@@ -152,7 +100,7 @@ def _convert_bytes(raw: bytes, want_moves: bool = False) -> Result:
 
 def _weaken_bytes(raw: bytes) -> tuple[bytes | None, int]:
     from .convert import weaken
-    return _guarded(weaken, raw)
+    return guarded(weaken, raw)
 
 
 def _print_table(path: str, moves: Sequence[Move],
@@ -190,9 +138,9 @@ def _verify(inp: str, raw: bytes, args: argparse.Namespace) -> Report:
         from .symvers import Symvers
         symvers = Symvers.read(args.symvers)
     try:
-        return _guarded(verify_module, raw, sources, symvers)
+        return guarded(verify_module, raw, sources, symvers)
     except VerifyError as exc:
-        _warn(inp, exc.warnings, False)
+        warn(inp, exc.warnings, False)
         raise
 
 
@@ -201,68 +149,53 @@ def _do_weaken(paths: Sequence[str], args: argparse.Namespace) -> int:
     status = EXIT_OK
     for path in paths:
         try:
-            out, count = _weaken_bytes(_read(path))
+            out, count = _weaken_bytes(read(path))
             if out is not None:
                 write_atomic(path, out)
             if args.verbose:
                 print(f"{PROG}: {path}: {count} intermediate symbols"
                       f"{' weakened' if out is not None else ' (already weak)'}")
-        except KlpError as exc:
-            _say(path, exc)
-            status = EXIT_ERROR
-        except OSError as exc:
-            _say(path, exc.strerror or exc)
-            status = EXIT_ERROR
+        except (KlpError, OSError) as exc:
+            status = failed(path, exc)
     return status
 
 
 def _do_convert(inp: str, out: str, args: argparse.Namespace) -> int:
-    from .writer import write_atomic
-    path = inp
     try:
-        raw = _read(inp)
+        raw = read(inp)
         res = _convert_bytes(raw, args.list)
         report = _verify(inp, raw, args)
-        if _warn(inp, res.warnings + report.warnings, args.strict):
+        if warn(inp, res.warnings + report.warnings, args.strict):
             return EXIT_ERROR
         if args.list:
             _print_table(inp, res.moves,
                          report.resolved if args.symbols else None)
             return EXIT_OK
-        path = out
-        same = os.path.exists(out) and os.path.samefile(inp, out)
-        if res.output is None:
-            if not same:
-                write_atomic(out, raw, mode_from=inp)
-            if args.verbose:
-                print(f"{PROG}: {inp}: no intermediate klp symbols, "
-                      "nothing to convert")
-            return EXIT_OK
-        write_atomic(out, res.output, mode_from=inp)
-        if args.verbose:
-            print(f"{PROG}: {out}: converted {res.symbols} symbols "
-                  f"({res.merged} merged), moved {res.relocations} relocations "
-                  f"into {len(res.created)} .klp.rela sections, dropped "
-                  f"{len(res.dropped)} empty relocation sections")
-        return EXIT_OK
-    except KlpError as exc:
-        _say(getattr(exc, "path", path), exc)
     except BrokenPipeError:
         raise
-    except OSError as exc:
-        _say(path, exc.strerror or exc)
-    return EXIT_ERROR
+    except (KlpError, OSError) as exc:
+        return failed(inp, exc)
+    summary = None
+    if args.verbose and res.output is None:
+        summary = f"{PROG}: {inp}: no intermediate klp symbols, nothing " \
+            "to convert"
+    elif args.verbose:
+        summary = f"{PROG}: {out}: converted {res.symbols} symbols " \
+            f"({res.merged} merged), moved {res.relocations} relocations " \
+            f"into {len(res.created)} .klp.rela sections, dropped " \
+            f"{len(res.dropped)} empty relocation sections"
+    return write_output(inp, out, raw, res.output, summary)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run klp-convert; Ctrl-C in any mode gives one line and status 130
     (a write in progress removes its temporary file), a closed standard
     output (--list | head) ends the run quietly."""
-    _Current.path = None
+    Current.path = None
     try:
         return _main(argv)
     except KeyboardInterrupt:
-        where = f"{_Current.path}: " if _Current.path else ""
+        where = f"{Current.path}: " if Current.path else ""
         print(f"{PROG}: {where}interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:

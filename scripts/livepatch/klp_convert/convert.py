@@ -123,20 +123,22 @@ def check(plan: Plan, arch: archmod.Arch) -> None:
         if ri in moving:
             _check_moving(plan, arch, moving[ri], checked)
     for i in plan.unused:
-        problem = symrules.objects(plan.found.inter[i])
+        problem = checked.objects.get(i)
         if problem:
             raise CheckError(f"symbol '{plan.found.names[i]}': {problem}")
 
 
 class _Checked:
-    """What passed the checks already: each symbol's objects and each
-    relocation type are checked once per module, each lp-obj once per
-    target section."""
+    """The problems of each symbol's objects (the rule runs once per
+    symbol), and what passed the checks already: each relocation type is
+    checked once per module, each lp-obj once per target section."""
 
     def __init__(self, plan: Plan) -> None:
-        self.symbols: set[int] = set()
+        inter = plan.found.inter
+        self.objects = {i: p for i, p in zip(inter, map(symrules.objects,
+                                                        inter.values())) if p}
         self.types: set[int] = set()
-        self.example = {n.lp_obj: n for n in plan.found.inter.values()}
+        self.example = {n.lp_obj: n for n in inter.values()}
 
 
 def _check_moving(plan: Plan, arch: archmod.Arch, m: Moving,
@@ -150,11 +152,11 @@ def _check_moving(plan: Plan, arch: archmod.Arch, m: Moving,
         m.section, plan.found.names[sym_of[m.flags.index(1)]])
     if problem:
         raise CheckError(problem)
-    for s in sorted(m.symbols - checked.symbols):
-        problem = symrules.objects(inter[s])
-        if problem:
-            _raise_at(plan, arch, m, sym_of.index(s), problem)
-    checked.symbols |= m.symbols
+    if checked.objects:
+        bad = m.symbols() & checked.objects.keys()
+        if bad:
+            s = min(bad)
+            _raise_at(plan, arch, m, sym_of.index(s), checked.objects[s])
     for lp in m.lp_objs:
         problem = relrules.target(m.target, checked.example[lp])
         if problem:
@@ -164,14 +166,15 @@ def _check_moving(plan: Plan, arch: archmod.Arch, m: Moving,
     if relrules.late_writes_limited(arch, m.target):
         _check_late_writes(plan, arch, m)
     types = m.table.types()
-    moved_types = set(compress(types, m.flags))
+    moved = list(compress(types, m.flags))
+    moved_types = set(moved)
     for rtype in moved_types - checked.types:
         problem = relrules.rtype(arch, rtype)
         if problem:
             k = next(k for k in flagged(m.flags) if types[k] == rtype)
             _raise_at(plan, arch, m, k, problem)
     checked.types |= moved_types
-    _check_sites(plan, arch, m)
+    _check_sites(plan, arch, m, moved)
 
 
 def _check_late_writes(plan: Plan, arch: archmod.Arch, m: Moving) -> None:
@@ -185,15 +188,20 @@ def _check_late_writes(plan: Plan, arch: archmod.Arch, m: Moving) -> None:
                       relrules.late_write(arch, m.target, types[k]))
 
 
-def _check_sites(plan: Plan, arch: archmod.Arch, m: Moving) -> None:
-    """Each site rule runs once over all the sites that move."""
+def _check_sites(plan: Plan, arch: archmod.Arch, m: Moving,
+                 moved_types: list[int]) -> None:
+    """Each site rule runs once over all the sites that move (of
+    @moved_types).  Where sites must be zero (x86_64), one bulk test
+    that they are all inside and zero spares the first two rules their
+    passes."""
     offsets = list(compress(m.table.offsets(), m.flags))
-    moved_types = list(compress(m.table.types(), m.flags))
     data = m.target.data
-    _raise_found(plan, arch, m, relrules.site_outside(
-        arch, len(data), offsets, moved_types))
-    _raise_found(plan, arch, m, relrules.site_nonzero(
-        arch, data, offsets, moved_types))
+    if not (arch.zero_sites and archmod.sites_zero(arch, data, offsets,
+                                                   moved_types)):
+        _raise_found(plan, arch, m, relrules.site_outside(
+            arch, len(data), offsets, moved_types))
+        _raise_found(plan, arch, m, relrules.site_nonzero(
+            arch, data, offsets, moved_types))
     _raise_found(plan, arch, m, relrules.call_without_nop(
         arch, data, plan.elf.endian, offsets, moved_types))
 

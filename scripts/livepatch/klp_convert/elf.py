@@ -234,18 +234,19 @@ class ElfFile:
             raise ElfFormatError(f"section header table ({shnum} entries at "
                                  f"offset {shoff}) is outside the file")
         sections: list[Section] = []
-        for i, hdr in enumerate(map(_new_shdr, struct.iter_unpack(
-                self.endian + SHDR_FMT, raw[shoff:shoff + shnum * SHDR_SIZE]))):
-            offset, size = hdr.sh_offset, hdr.sh_size
-            if i == 0 or hdr.sh_type in (SHT_NOBITS, SHT_NULL):
-                data = b""
-            else:
+        # plain tuples: Section names the fields (a Shdr per section
+        # would be built only to be taken apart)
+        for i, hdr in enumerate(struct.iter_unpack(
+                self.endian + SHDR_FMT, raw[shoff:shoff + shnum * SHDR_SIZE])):
+            sec = Section(hdr, b"")
+            if i and sec.sh_type not in (SHT_NOBITS, SHT_NULL):
+                offset, size = sec.sh_offset, sec.sh_size
                 if offset + size > len(raw):
                     raise ElfFormatError(
                         f"section [{i}] (offset {offset}, size {size}) "
                         "extends past the end of the file")
-                data = raw[offset:offset + size]
-            sections.append(Section(hdr, data))
+                sec.data = raw[offset:offset + size]
+            sections.append(sec)
         if not 0 < shstrndx < shnum:
             raise ElfFormatError(f"section name string table index {shstrndx}"
                                  " is invalid")

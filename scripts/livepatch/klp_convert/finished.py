@@ -5,21 +5,22 @@ and --strip-debug (strip.py).  Messages and exit codes as in cli.py."""
 from __future__ import annotations
 
 import argparse
-import os
 from collections.abc import Sequence
 
-from .cli import (EXIT_ERROR, EXIT_OK, PROG, _guarded, _read, _say, _warn)
+from .console import (EXIT_ERROR, EXIT_OK, PROG, failed, guarded, read, say,
+                      warn, write_output)
 from .errors import InputError, KlpError
-from .modfile import SIGNATURE_MARKER, unwrap
+from .inputs import SIGNATURE_MARKER
+from .modfile import unwrap
 
 
 def _check_one(path: str, args: argparse.Namespace) -> bool:
     from .verify import verify
-    module = unwrap(_read(path))
-    report = _guarded(verify, module.elf)
+    module = unwrap(read(path))
+    report = guarded(verify, module.elf)
     for what in report.problems:
-        _say(path, what)
-    if _warn(path, report.warnings, args.strict):
+        say(path, what)
+    if warn(path, report.warnings, args.strict):
         return False
     if report.problems:
         return False
@@ -45,24 +46,18 @@ def do_check(paths: Sequence[str], args: argparse.Namespace) -> int:
         try:
             if not _check_one(path, args):
                 status = EXIT_ERROR
-        except KlpError as exc:
-            _say(path, exc)
-            status = EXIT_ERROR
         except BrokenPipeError:
             raise
-        except OSError as exc:
-            _say(path, exc.strerror or exc)
-            status = EXIT_ERROR
+        except (KlpError, OSError) as exc:
+            status = failed(path, exc)
     return status
 
 
 def do_strip(inp: str, out: str, args: argparse.Namespace) -> int:
     """klp-convert --strip-debug INPUT [OUTPUT]."""
     from .strip import strip_debug
-    from .writer import write_atomic
-    path = inp
     try:
-        raw = _read(inp)
+        raw = read(inp)
         module = unwrap(raw)
         if module.compression:
             raise InputError(f"{module.compression}-compressed module: "
@@ -72,20 +67,13 @@ def do_strip(inp: str, out: str, args: argparse.Namespace) -> int:
             raise InputError("the module has an appended signature: "
                              "stripping it would invalidate the signature; "
                              "strip before signing")
-        stripped = _guarded(strip_debug, raw)
-        path = out
-        same = os.path.exists(out) and os.path.samefile(inp, out)
-        if stripped is not None or not same:
-            write_atomic(out, raw if stripped is None else stripped,
-                         mode_from=inp)
-        if args.verbose:
-            print(f"{PROG}: {out}: {len(raw)} -> "
-                  f"{len(raw if stripped is None else stripped)} bytes")
-        return EXIT_OK
-    except KlpError as exc:
-        _say(path, exc)
+        stripped = guarded(strip_debug, raw)
     except BrokenPipeError:
         raise
-    except OSError as exc:
-        _say(path, exc.strerror or exc)
-    return EXIT_ERROR
+    except (KlpError, OSError) as exc:
+        return failed(inp, exc)
+    summary = None
+    if args.verbose:
+        summary = f"{PROG}: {out}: {len(raw)} -> " \
+            f"{len(raw if stripped is None else stripped)} bytes"
+    return write_output(inp, out, raw, stripped, summary)

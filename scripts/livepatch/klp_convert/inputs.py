@@ -18,6 +18,11 @@ from .errors import InputError
 # (kernel/module/main.c, 6.1 to 7.x): nothing larger can be a module.
 MAX_MODULE_SIZE = (1 << 31) - 1
 
+# What a signed module ends with (MODULE_SIG_STRING, see modfile.py): a
+# constant of its own here, so that refusing a signed module does not
+# import the decompressors.
+SIGNATURE_MARKER = b"~Module signature appended~\n"
+
 _CHUNK = 1 << 24
 
 _KINDS = ((stat.S_ISDIR, "directory"), (stat.S_ISCHR, "character device"),

@@ -19,7 +19,7 @@ import zlib
 from collections import namedtuple
 
 from .errors import InputError
-from .inputs import MAX_MODULE_SIZE
+from .inputs import MAX_MODULE_SIZE, SIGNATURE_MARKER
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 else:
     Protocol = object
 
-SIGNATURE_MARKER = b"~Module signature appended~\n"
 _MODSIG = struct.Struct(">BBBBB3xI")     # algo hash id_type signer key_id sig_len
 
 XZ_MAGIC = b"\xfd7zXZ\x00"

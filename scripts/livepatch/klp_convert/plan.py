@@ -88,13 +88,18 @@ class Moving:
 
     index, section: the relocation section; target: the section it
     applies to; table: its entries; flags: one byte per entry, 1 for
-    those that move; symbols: the intermediate symbols they use; lp_objs:
-    the lp-objs of those, in the order of the symbols; kept: the entries
-    that stay; out: lp-obj -> the entries that move into its .klp.rela
-    section."""
+    those that move; lp_objs: the lp-objs of the intermediate symbols
+    they use, in the order of the symbols; kept: the entries that stay;
+    out: lp-obj -> the entries that move into its .klp.rela section.
 
-    __slots__ = ("index", "section", "target", "table", "flags", "symbols",
-                 "lp_objs", "kept", "out")
+    The set of symbols used is not kept: a module has thousands of
+    sections, and a set of a hundred symbols per section is most of the
+    memory of a conversion (page faults cost more than building it again
+    when a rule needs it: symbols()).
+    """
+
+    __slots__ = ("index", "section", "target", "table", "flags", "lp_objs",
+                 "kept", "out")
 
     def __init__(self, index: int, section: Section, target: Section,
                  table: relocs.Table, flags: bytes) -> None:
@@ -103,10 +108,13 @@ class Moving:
         self.target = target
         self.table = table
         self.flags = flags
-        self.symbols: set[int] = set()
         self.lp_objs: list[str] = []
         self.kept = b""
         self.out: dict[str, bytes] = {}
+
+    def symbols(self) -> set[int]:
+        """The intermediate symbols of the entries that move."""
+        return set(compress(self.table.symbols(), self.flags))
 
 
 class Plan:
@@ -153,18 +161,25 @@ def make_plan(elf: ElfFile, found: Intermediates) -> Plan:
         flags = relocs.flags_of(table.symbols(), inter)
         if 1 in flags and not debug_section(target):
             plan.moving.append(_moving(ri, sec, target, table, flags,
-                                       lp_syms))
-            plan.used |= plan.moving[-1].symbols
+                                       lp_syms, plan.used))
     return plan
 
 
 def _moving(ri: int, sec: Section, target: Section, table: relocs.Table,
-            flags: bytes, lp_syms: dict[str, set[int]]) -> Moving:
+            flags: bytes, lp_syms: dict[str, set[int]],
+            used: set[int]) -> Moving:
+    """The entries of @table that move; the symbols they use are added
+    to @used."""
     m = Moving(ri, sec, target, table, flags)
     sym_of = table.symbols()
-    m.symbols = set(compress(sym_of, flags))
-    m.lp_objs = [lp for lp, members in lp_syms.items()
-                 if not members.isdisjoint(m.symbols)]
+    if len(lp_syms) == 1:               # the usual case: one lp-obj
+        used.update(compress(sym_of, flags))
+        m.lp_objs = list(lp_syms)
+    else:
+        symbols = m.symbols()
+        used |= symbols
+        m.lp_objs = [lp for lp, members in lp_syms.items()
+                     if not members.isdisjoint(symbols)]
     m.kept, out = relocs.split(sec.data, table.entsize, flags)
     if len(m.lp_objs) == 1:
         m.out[m.lp_objs[0]] = out

@@ -31,9 +31,8 @@ class Table:
     file and first in a big-endian one.
     """
 
-    __slots__ = ("section", "endian", "entsize", "count", "_words",
-                 "_sym_slot", "_type_slot", "_step", "_symbols", "_types",
-                 "_offsets")
+    __slots__ = ("section", "endian", "entsize", "count", "_sym_slot",
+                 "_type_slot", "_step", "_symbols", "_types", "_offsets")
 
     def __init__(self, section: Section, endian: str) -> None:
         size = RELA_SIZE if section.sh_type == SHT_RELA else REL_SIZE
@@ -48,7 +47,6 @@ class Table:
         little = endian == "<"
         self._sym_slot = 3 if little else 2
         self._type_slot = 2 if little else 3
-        self._words = self._native(array(_U32, section.data))
         self._symbols: array[int] | None = None
         self._types: array[int] | None = None
         self._offsets: array[int] | None = None
@@ -66,16 +64,22 @@ class Table:
             arr.byteswap()
         return arr
 
+    def _words(self) -> array[int]:
+        """The entries as 32-bit words.  Not kept: a module's tables are
+        held all at once, and their columns are what is used (made again,
+        a copy costs less than the memory it holds)."""
+        return self._native(array(_U32, self.section.data))
+
     def symbols(self) -> array[int]:
         """Symbol index of every entry."""
         if self._symbols is None:
-            self._symbols = self._words[self._sym_slot::self._step]
+            self._symbols = self._words()[self._sym_slot::self._step]
         return self._symbols
 
     def types(self) -> array[int]:
         """Relocation type of every entry."""
         if self._types is None:
-            self._types = self._words[self._type_slot::self._step]
+            self._types = self._words()[self._type_slot::self._step]
         return self._types
 
     def offsets(self) -> array[int]:
@@ -88,7 +92,7 @@ class Table:
     def remapped(self, sym_map: list[int]) -> bytes:
         """The section's bytes with every symbol index i replaced by
         sym_map[i]."""
-        words = array(_U32, self._words)
+        words = self._words()
         words[self._sym_slot::self._step] = array(
             _U32, map(sym_map.__getitem__, self.symbols()))
         return self._native(words).tobytes()

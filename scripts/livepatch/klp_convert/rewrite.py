@@ -174,8 +174,10 @@ def _rewrite_symtab(elf: ElfFile, edit: Edit, maps: _Maps,
     renumber = bool(edit.drop_sections)
     out_syms: list[bytes] = []
     out_x: list[int] = []
+    # plain tuples, taken apart at once (no Sym per symbol)
     for i, (name, info, other, shndx, value, size) in \
-            enumerate(elf.symbols()):
+            enumerate(struct.iter_unpack(elf.endian + SYM_FMT,
+                                         elf.symtab.data)):
         if i in edit.drop_symbols:
             continue
         x = xindex[i] if i < nx else 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ..arch import ARCHES, BYTE_ORDERS, ORDER_NAMES
 from ..elf import SHN_LORESERVE, SHT_NULL, ElfFile
-from ..modfile import SIGNATURE_MARKER
+from ..inputs import SIGNATURE_MARKER
 from . import error
 
 # The kernel reads e_shnum as is: with extended numbering (65,280 sections

@@ -13,7 +13,7 @@ import glob
 import os
 import re
 from dataclasses import dataclass
-from typing import Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 DEFAULT_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
 SOURCES_DIR = "/etc/apt/sources.list.d"
@@ -45,7 +45,7 @@ def parse_deb822(text: str, origin: str) -> List[Entry]:
     """Entries of a deb822 .sources file (disabled ones left out)."""
     entries: List[Entry] = []
     for n, stanza in enumerate(re.split(r"\n\s*\n", text), 1):
-        fields: dict = {}
+        fields: Dict[str, str] = {}
         key = None
         for line in stanza.splitlines():
             if line.startswith("#") or not line.strip():

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import glob
 import gzip
+import io
 import lzma
 import os
 import re
 import shutil
 import subprocess
-from typing import List
+from typing import Callable, Dict, List
 
 from .config import KLP_HEADERS, SELFTEST_DIR, VmtestError
 from .env import Environment
@@ -51,7 +52,9 @@ def test_modules(e: Environment, kdir: str, builddir: str) -> List[str]:
     return install_stripped(e, kdir, builddir, dst, mods)
 
 
-_DECOMPRESS = {".xz": lzma.open, ".gz": gzip.open}
+# What reads a compressed module: binary, read-only by default.
+_DECOMPRESS: Dict[str, Callable[[str], io.BufferedIOBase]] = {
+    ".xz": lzma.LZMAFile, ".gz": gzip.GzipFile}
 
 
 def install_stripped(e: Environment, kdir: str, builddir: str, moddir: str,
@@ -88,7 +91,7 @@ def install_stripped(e: Environment, kdir: str, builddir: str, moddir: str,
         if found[0].endswith(".ko"):
             shutil.copy(found[0], dest)
         elif opener is not None:
-            with opener(found[0], "rb") as src, open(dest, "wb") as f:
+            with opener(found[0]) as src, open(dest, "wb") as f:
                 shutil.copyfileobj(src, f)
         else:
             raise VmtestError(f"{found[0]}: cannot decompress")

@@ -23,7 +23,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from . import cache
 from .aptsources import Mirror
@@ -123,9 +123,9 @@ def ensure(cache_root: str, suite: str, packages: Sequence[str],
         _default_compiler(target, packages)
         # the package cache is not needed once installed
         archives = os.path.join(target, "var", "cache", "apt", "archives")
-        for f in os.listdir(archives) if os.path.isdir(archives) else []:
-            if f.endswith(".deb"):
-                os.unlink(os.path.join(archives, f))
+        for name in os.listdir(archives) if os.path.isdir(archives) else []:
+            if name.endswith(".deb"):
+                os.unlink(os.path.join(archives, name))
         with open(os.path.join(tmp, "packages"), "w") as f:
             f.write("\n".join(packages) + "\n")
         say(f"vmtest: {suite} chroot ready: {human_size(tree_size(target))} in "
@@ -178,7 +178,7 @@ def command(root: str, cmd: Sequence[str], binds: Sequence[Bind] = (),
 
 def run(root: str, cmd: Sequence[str], binds: Sequence[Bind] = (),
         env: Optional[Dict[str, str]] = None, cwd: Optional[str] = None,
-        **kwargs) -> subprocess.CompletedProcess:
+        **kwargs: Any) -> subprocess.CompletedProcess[Any]:
     """subprocess.run() of @cmd inside the chroot; the command and all it
     started are killed if this is interrupted (timeout, signal)."""
     return run_host(command(root, cmd, binds, env, cwd), **kwargs)
@@ -186,9 +186,10 @@ def run(root: str, cmd: Sequence[str], binds: Sequence[Bind] = (),
 
 def run_host(cmd: Sequence[str], env: Optional[Dict[str, str]] = None,
              cwd: Optional[str] = None, input: Optional[str] = None,
-             **kwargs) -> subprocess.CompletedProcess:
+             **kwargs: Any) -> subprocess.CompletedProcess[Any]:
     """subprocess.run() in its own process group, killed as a whole if
-    this is interrupted."""
+    this is interrupted (@kwargs go to subprocess.Popen(): output is
+    bytes or text as they say)."""
     full_env = dict(os.environ, **env) if env else None
     proc = subprocess.Popen(cmd, env=full_env, cwd=cwd, start_new_session=True,
                             stdin=subprocess.PIPE if input is not None

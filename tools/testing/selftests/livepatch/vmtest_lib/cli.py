@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -11,7 +12,7 @@ import sys
 import tempfile
 from typing import List, Optional
 
-from . import env, fetch, matrix, suites
+from . import cache, env, fetch, matrix, suites
 from .config import (EXIT_INFRA, EXIT_PASS, EXIT_USAGE, Config, VmtestError,
                      test_progs)
 from .runner import Outcome, run_kernel
@@ -158,11 +159,13 @@ def _environment(cfg: Config, suite: Optional[str],
     if host:
         fetch.ensure_pyelftools()
     if cfg.kernel:
+        if not cfg.kdir:        # _usage_error() refuses it before
+            raise VmtestError("--kernel needs --kdir")
         return env.given_kernel(cfg.kernel, cfg.kdir)
     if suite is None:
         return env.host_environment(suites.SUITES.get(codename or "") or
                                     suites.Suite(codename or "host", "", "", ""),
-                                    env.cache.cache_dir(cache_dir), cfg.install)
+                                    cache.cache_dir(cache_dir), cfg.install)
     return env.environment(suite, cache_dir, cfg.install)
 
 
@@ -187,6 +190,11 @@ def _run_one(cfg: Config, suite: Optional[str], cache_dir: Optional[str],
     return out.code
 
 
+def _emit_for(name: str, line: str) -> None:
+    """A TAP line of kernel @name in --all's output."""
+    print(f"# {name}: {line}", flush=True)
+
+
 def _run_all(cfg: Config, cache_dir: Optional[str], tests: List[str],
              workdir: str) -> int:
     results: List[matrix.KernelResult] = []
@@ -200,9 +208,9 @@ def _run_all(cfg: Config, cache_dir: Optional[str], tests: List[str],
     for name in suites.ALL:
         print(f"vmtest: === {name} ===", file=sys.stderr, flush=True)
         out = run_kernel(
-            cfg, lambda n=name: _environment(quiet, n, cache_dir), tests,
-            os.path.join(workdir, name),
-            lambda line, n=name: print(f"# {n}: {line}", flush=True), env.ERRORS)
+            cfg, functools.partial(_environment, quiet, name, cache_dir),
+            tests, os.path.join(workdir, name),
+            functools.partial(_emit_for, name), env.ERRORS)
         if out.reason:
             print(f"vmtest: {name}: {out.reason}", file=sys.stderr, flush=True)
         results.append(matrix.KernelResult(name, out))

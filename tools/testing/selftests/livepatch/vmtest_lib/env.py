@@ -61,7 +61,7 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 from . import aptsources, cache, chroot, fetch, kernelpkgs, suites, unpack
 from .aptstate import AptError, AptState
@@ -125,8 +125,10 @@ class Environment:
 
     def run(self, cmd: Sequence[str], binds: Sequence[BindLike] = (),
             env: Optional[Dict[str, str]] = None, cwd: Optional[str] = None,
-            **kwargs) -> subprocess.CompletedProcess:
-        """subprocess.run() of @cmd where the kernel's compiler is."""
+            **kwargs: Any) -> subprocess.CompletedProcess[Any]:
+        """subprocess.run() of @cmd where the kernel's compiler is
+        (@kwargs go to subprocess.Popen(): output is bytes or text as
+        they say)."""
         if self.chroot is None:
             return chroot.run_host(list(cmd), env=env, cwd=cwd, **kwargs)
         return chroot.run_host(self.command(cmd, binds, env, cwd), **kwargs)
@@ -188,7 +190,7 @@ def host_environment(suite: suites.Suite, cache_root: str,
     if install:
         fetch.apt_install(["linux-image-amd64", "linux-headers-amd64"])
     release = fetch.debian_kernel()
-    vmlinuz, headers = fetch.kernel_and_headers(release, say, install)
+    vmlinuz, headers = fetch.kernel_and_headers(release, install)
     deps = subprocess.run(["dpkg-query", "-W", "-f=${Depends}",
                            f"linux-headers-{release}"],
                           capture_output=True, text=True).stdout

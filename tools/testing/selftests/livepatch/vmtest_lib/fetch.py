@@ -75,7 +75,7 @@ def debian_kernel() -> str:
     return m.group(1)
 
 
-def kernel_and_headers(release: str, log, install_headers: bool) -> Tuple[str, str]:
+def kernel_and_headers(release: str, install_headers: bool) -> Tuple[str, str]:
     vmlinuz = f"/boot/vmlinuz-{release}"
     headers = f"/usr/src/linux-headers-{release}"
     if install_headers and not os.path.isdir(headers):
@@ -88,7 +88,7 @@ def kernel_and_headers(release: str, log, install_headers: bool) -> Tuple[str, s
     return vmlinuz, headers
 
 
-def ensure_pyelftools(log=None) -> None:
+def ensure_pyelftools() -> None:
     """klp-convert runs with the python3 on PATH during the build."""
     probe = ["python3", "-c", "import elftools"]
     if subprocess.run(probe, capture_output=True).returncode == 0:

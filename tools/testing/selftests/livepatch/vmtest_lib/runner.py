@@ -9,7 +9,8 @@ import os
 import signal
 import time
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple, Type
+from types import FrameType
+from typing import Callable, List, NoReturn, Optional, Tuple, Type
 
 from . import build, initramfs, qemu, symphase, tap
 from .config import (EXIT_FAIL, EXIT_INFRA, EXIT_KERNEL, EXIT_PASS,
@@ -116,7 +117,7 @@ def run_kernel(cfg: Config, make_env: Callable[[], Environment],
     @setup_errors is a broken run (EXIT_INFRA), not an exception."""
     start = time.monotonic()
 
-    def on_alarm(signum, frame):
+    def on_alarm(signum: int, frame: Optional[FrameType]) -> NoReturn:
         raise Timeout()
     old = signal.signal(signal.SIGALRM, on_alarm)
     signal.alarm(int(cfg.timeout) + 1)

@@ -45,7 +45,9 @@ def _key_files(root: str) -> Dict[str, int]:
 def damaged(path: str) -> List[str]:
     """Key files of an unpacked entry that changed since it was made
     (someone built in or edited the cache on the host)."""
-    want = manifest(path).get("sizes", {})
+    want = manifest(path).get("sizes")
+    if not isinstance(want, dict):
+        want = {}
     root = os.path.join(path, "root")
     bad = []
     for rel, size in sorted(want.items()):
@@ -87,5 +89,9 @@ def unpacked(apt: AptState, packages: Dict[str, str], path: str,
 
 
 def manifest(path: str) -> Dict[str, object]:
+    """The manifest.json of an unpacked entry."""
     with open(os.path.join(path, MANIFEST)) as f:
-        return json.load(f)
+        data = json.load(f)
+    if not isinstance(data, dict):
+        raise UnpackError(f"{os.path.join(path, MANIFEST)}: not a JSON object")
+    return data

@@ -21,7 +21,7 @@ import os
 import re
 import shutil
 import subprocess
-from typing import Dict, List, Sequence
+from typing import Dict, List, Mapping, Sequence
 
 from .config import VmtestError
 
@@ -74,7 +74,7 @@ def _copy(src: str, root: str, dest: str) -> None:
     shutil.copy2(os.path.realpath(src), target)
 
 
-def install(root: str, programs: Dict[str, Sequence[str]]) -> List[str]:
+def install(root: str, programs: Mapping[str, Sequence[str]]) -> List[str]:
     """Copy @programs into the initramfs at @root, replacing busybox's
     applets of the same names; the host paths copied."""
     copied: List[str] = []
