@@ -358,6 +358,11 @@ def test_marked_rst_blocks() -> None:
     keep = assemble.marked_blocks(text, drop=())
     assert keep == "a\n\nold kernels: klp_reloc.h\n\nb\n\ninstall-hook\n\nc\n"
     assert assemble.marked_blocks(text, drop=plan.BLOCKS) == "a\n\nb\n\nc\n"
+    # a block at the end of the file leaves no blank line at its end
+    # (git am --whitespace=error-all refuses one)
+    tail = "a\n\n.. klp-convert project begin\n\nvmtest\n\n.. klp-convert project end\n"
+    assert assemble.marked_blocks(tail, drop=plan.BLOCKS) == "a\n"
+    assert assemble.marked_blocks(tail, drop=()) == "a\n\nvmtest\n"
     with pytest.raises(SeriesError, match="without"):
         assemble.marked_blocks("x\n.. klp_reloc.h begin\n", drop=())
     with pytest.raises(SeriesError, match="unbalanced"):

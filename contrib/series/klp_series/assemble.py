@@ -94,7 +94,9 @@ def marked_blocks(text: str, drop: Collection[str]) -> str:
             squeeze = False
     if inside:
         raise SeriesError(f"'.. {inside} begin' without '.. {inside} end'")
-    return "".join(out)
+    # a block dropped at the end leaves no blank line at the end of file
+    text = "".join(out)
+    return text.rstrip("\n") + "\n" if text.strip() else text
 
 
 def transform(rel: str, data: bytes, patch: Patch, src: Sources) -> bytes:
