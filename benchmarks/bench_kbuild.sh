@@ -112,6 +112,18 @@ echo "with hook:    wall $hw s, cpu $hc s"
 echo "ratio:        wall $(echo "scale=3; $hw / $pw" | bc), cpu $(echo "scale=3; $hc / $pc" | bc)"
 echo "paired:       wall $(cut -d' ' -f1 "$work/paired" | median), cpu $(cut -d' ' -f2 "$work/paired" | median)" \
 	"(median of each round's with/without quotient)"
+# What the hook itself runs for these modules, timed alone (the whole
+# builds above differ by more than this from run to run): modpost's one
+# grep over the objects, and modfinal's grep of each relinked module,
+# each in a shell as make's $(shell) starts it.
+TIMEFORMAT="%U %S"
+own=$( { time (cd "$mods" && for r in $(seq 1 "$reps"); do
+	sed 's/\.ko$/.o/' modules.order | xargs -r grep -l -F -e .klp.sym.rela. -- || true
+	for o in $(sed 's/\.ko$/.o/' modules.order); do
+		sh -c 'grep -l -F -e .klp.sym.rela. "$1" 2>/dev/null' sh "$o" || true
+	done
+done) >/dev/null; } 2>&1 | awk -v r="$reps" '{printf "%.3f", ($1 + $2) / r}')
+echo "hook's own commands: cpu $own s per build ($(echo "scale=2; 100 * $own / $pc" | bc)% of the build without hook)"
 for f in "$work"/plain-ko/*.ko; do
 	cmp -s "$f" "$work/hook-ko/$(basename "$f")" || { echo "DIFFERS: $(basename "$f")"; exit 1; }
 done
