@@ -120,17 +120,24 @@ def parse_intermediate(full: str) -> KlpName:
     return KlpName(lp_obj, sym_obj, sym, pos)
 
 
-def is_final_name(full: str) -> bool:
-    """True if @full parses like klp_resolve_symbols() expects."""
+def parse_final_name(full: str) -> tuple[str, str, int] | None:
+    """(sym-obj, sym, pos) of @full if it parses like
+    klp_resolve_symbols() expects, else None."""
     if not full.startswith(KLP_SYM_PREFIX) or full.startswith(INTERMEDIATE_PREFIX):
-        return False
+        return None
     obj, dot, rest = full[len(KLP_SYM_PREFIX):].partition(".")
     if not dot or not obj or byte_length(obj) > MAX_OBJNAME:
-        return False
+        return None
     sym, comma, pos = rest.rpartition(",")
-    return bool(comma and sym and "," not in sym
-                and byte_length(sym) <= MAX_SYMNAME
-                and pos.isdigit())
+    if not (comma and sym and "," not in sym
+            and byte_length(sym) <= MAX_SYMNAME and pos.isdigit()):
+        return None
+    return obj, sym, int(pos)
+
+
+def is_final_name(full: str) -> bool:
+    """True if @full parses like klp_resolve_symbols() expects."""
+    return parse_final_name(full) is not None
 
 
 def klp_rela_name(lp_obj: str, target: str) -> str:

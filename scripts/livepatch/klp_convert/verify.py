@@ -27,7 +27,7 @@ from .elf import (SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, SHT_NOBITS,
                   SHT_REL, SHT_RELA, ElfFile, Section)
 from .errors import ElfFormatError
 from .names import KLP_RELA_PREFIX, KLP_SYM_PREFIX, VMLINUX, KlpName, \
-    is_final_name
+    parse_final_name
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -203,9 +203,10 @@ def _check_klp_symbol(mod: _Module, sec: Section, lp: str,
     if mod.report(finrules.klp_symbol_not_livepatch(
             sec, name, index in mod.livepatch)):
         return
-    if not is_final_name(name):
+    final = parse_final_name(name)
+    if final is None:
         return                              # reported with the symbol
-    obj = name[len(KLP_SYM_PREFIX):].split(".", 1)[0]
+    obj = final[0]
     problem = symrules.objects(KlpName(lp, obj, "", 0))
     mod.report(f"section '{sec.name}': symbol '{name}': {problem}"
                if problem else None)

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.join(TOP, "scripts", "livepatch"))
 from klp_convert.elf import SHN_LIVEPATCH, ElfFile  # noqa: E402
 from klp_convert.ksyms import FOUND, Source, klp_find  # noqa: E402
 from klp_convert.ksyms_open import open_source  # noqa: E402
-from klp_convert.names import KLP_SYM_PREFIX, is_final_name  # noqa: E402
+from klp_convert.names import parse_final_name  # noqa: E402
 
 BUILD_FAIL = os.path.join(SELFTEST_DIR, "test_modules", "build_fail")
 NOT_VERIFIED = "(symbols not verified)"
@@ -75,11 +75,10 @@ def klp_symbols(ko: str) -> List[Tuple[str, str, int]]:
         if s.st_shndx != SHN_LIVEPATCH:
             continue
         name = elf.symbol_name(s, i)
-        if not is_final_name(name):
+        final = parse_final_name(name)
+        if final is None:
             raise VmtestError(f"{ko}: '{name}' is not a .klp.sym name")
-        obj, _dot, rest = name[len(KLP_SYM_PREFIX):].partition(".")
-        sym, _comma, pos = rest.rpartition(",")
-        out.append((obj, sym, int(pos)))
+        out.append(final)
     return out
 
 
