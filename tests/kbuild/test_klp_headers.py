@@ -104,3 +104,20 @@ def test_usage_errors(tmp_path: Path) -> None:
     r = klp_headers("--headers", str(tmp_path), str(tmp_path / "d"), check=False)
     assert r.returncode == 1 and "not a headers package" in r.stderr
     assert not r.stdout
+
+
+def test_help(tmp_path: Path) -> None:
+    """--help is an answer, not a usage error: stdout, exit 0, the known
+    kernels and how the default headers are chosen."""
+    for opt in ("--help", "-h"):
+        r = klp_headers(opt, check=False)
+        assert r.returncode == 0 and not r.stderr, r.stderr
+        for text in ("--headers DIR", "--no-hook", "6.1 (bookworm)", "6.12 (trixie)",
+                     "7.3 (trixie-backports)", "7.2 (sid)", "uname -r",
+                     "KLP_HEADERS_SRCDIR", "tail -n1"):
+            assert text in r.stdout, (text, r.stdout)
+    # help wins over an otherwise incomplete command line; nothing is made
+    r = klp_headers("--no-hook", "--help", check=False)
+    assert r.returncode == 0 and "usage: klp-headers" in r.stdout
+    r = klp_headers("--help", str(tmp_path / "d"), check=False)
+    assert r.returncode == 0 and not (tmp_path / "d").exists()
