@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import signal
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -60,6 +63,7 @@ def test_copy_is_self_contained_and_source_untouched(suite: str, tmp_path: Path)
     for name in ("Makefile.modpost", "Makefile.modfinal", "Makefile.modinst"):
         assert (real / name).read_bytes() == Path(kbuild, "scripts", name).read_bytes()
     assert not (real / "livepatch").exists()
+    assert sorted(os.listdir(tmp_path / "k")) == ["lib", "src"]    # no staging left
 
 
 def test_default_is_the_running_kernels_headers(tmp_path: Path) -> None:
@@ -121,3 +125,88 @@ def test_help(tmp_path: Path) -> None:
     assert r.returncode == 0 and "usage: klp-headers" in r.stdout
     r = klp_headers("--help", str(tmp_path / "d"), check=False)
     assert r.returncode == 0 and not (tmp_path / "d").exists()
+
+
+def unknown_kernel(tmp_path: Path) -> tuple[str, Path]:
+    """(trixie's headers, a copy of its three trees laid out as dpkg-deb -x
+    does, whose common Makefile claims Linux 7.99: install-hook picks the
+    7.x generation, which does not apply to 6.12's Kbuild)."""
+    e = environment("trixie")
+    headers = Path(e.headers)
+    kbuild = Path(os.path.realpath(headers / "scripts")).parent
+    common = headers.parent / f"linux-headers-{e.release.rsplit('-', 1)[0]}-common"
+    root = tmp_path / "pkg" / "usr"
+    for tree, where in ((headers, "src"), (common, "src"), (kbuild, "lib")):
+        shutil.copytree(tree, root / where / tree.name, symlinks=True)
+    mf = root / "src" / common.name / "Makefile"
+    text = mf.read_text()
+    assert "\nVERSION = 6\nPATCHLEVEL = 12\n" in text
+    mf.write_text(text.replace("\nVERSION = 6\nPATCHLEVEL = 12\n",
+                               "\nVERSION = 7\nPATCHLEVEL = 99\n", 1))
+    return e.headers, root / "src" / headers.name
+
+
+def staging_left(dest: Path) -> list[str]:
+    return [n for n in os.listdir(dest) if n.startswith(".klp-headers")]
+
+
+def test_failed_hook_keeps_the_earlier_copy(tmp_path: Path) -> None:
+    """The hook cannot be installed (an unknown kernel version): exit 1,
+    no partial copy, and an earlier good copy in DEST stays byte for
+    byte, mtimes included."""
+    good, fake = unknown_kernel(tmp_path)
+    dest = tmp_path / "k"
+    kd = Path(klp_headers("--headers", good, str(dest)).stdout.strip().splitlines()[-1])
+    assert kd.name == fake.name                  # the same three trees in DEST
+    before = tree_digest(str(dest))
+    makefile = (kd / "Makefile").read_bytes()
+    r = klp_headers("--headers", str(fake), str(dest), check=False)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert not r.stdout
+    assert tree_digest(str(dest)) == before
+    assert (kd / "Makefile").read_bytes() == makefile
+    assert "klp_convert" in (kd / "scripts" / "Makefile.modfinal").read_text()
+    assert sorted(os.listdir(dest)) == ["lib", "src"]
+    assert "cannot install the hook" in r.stderr and "Linux 7.99" in r.stderr, r.stderr
+    # install-hook's messages name the copy's final place, not the staging
+    assert "unchanged" in r.stderr and ".klp-headers" not in r.stderr, r.stderr
+
+
+def test_failure_leaves_no_partial_copy(tmp_path: Path) -> None:
+    """Without an earlier copy a failure leaves nothing: a DEST that
+    klp-headers created is removed again, an existing one stays empty."""
+    _, fake = unknown_kernel(tmp_path)
+    r = klp_headers("--headers", str(fake), str(tmp_path / "new"), check=False)
+    assert r.returncode == 1 and not r.stdout, r.stderr
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "old").mkdir()
+    r = klp_headers("--headers", str(fake), str(tmp_path / "old"), check=False)
+    assert r.returncode == 1 and not r.stdout, r.stderr
+    assert os.listdir(tmp_path / "old") == []
+    # the same trees without the hook are a good copy
+    kd = klp_headers("--no-hook", "--headers", str(fake), str(tmp_path / "old")).stdout
+    assert kd.strip().splitlines()[-1] == str(tmp_path / "old" / "src" / fake.name)
+
+
+def test_signal_keeps_the_earlier_copy(tmp_path: Path) -> None:
+    """Interrupted while copying (SIGTERM to the process group, as a
+    terminal's ^C would be): the staging directory goes, an earlier copy
+    stays as it was."""
+    e = environment("trixie")
+    dest = tmp_path / "k"
+    klp_headers("--headers", e.headers, str(dest))
+    before = tree_digest(str(dest))
+    p = subprocess.Popen([str(KLP_HEADERS), "--headers", e.headers, str(dest)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not any((dest / s / "new" / "src").is_dir() for s in staging_left(dest)):
+        assert p.poll() is None, "klp-headers finished before it could be interrupted"
+        assert time.monotonic() < deadline, "no staging directory in DEST"
+        time.sleep(0.005)
+    os.killpg(p.pid, signal.SIGTERM)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 143, (p.returncode, out, err)
+    assert not out
+    assert staging_left(dest) == []
+    assert tree_digest(str(dest)) == before
