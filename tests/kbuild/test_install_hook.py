@@ -7,8 +7,11 @@ refusal leaves the tree as it was."""
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -48,9 +51,23 @@ def digest(d: Path) -> dict[str, str]:
             for p in sorted(d.rglob("*")) if p.is_file()}
 
 
-def install(d: Path, *args: str) -> subprocess.CompletedProcess:
+def install(d: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([str(INSTALL_HOOK), *args, str(d)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=env)
+
+
+def tree(d: Path) -> dict[str, object]:
+    """Every entry under @d: file contents, link targets, directories."""
+    out: dict[str, object] = {}
+    for p in sorted(d.rglob("*")):
+        rel = str(p.relative_to(d))
+        if p.is_symlink():
+            out[rel] = ("link", os.readlink(p))
+        elif p.is_file():
+            out[rel] = hashlib.sha1(p.read_bytes()).hexdigest()
+        else:
+            out[rel] = "dir"
+    return out
 
 
 @pytest.mark.slow
@@ -161,3 +178,96 @@ def test_dry_run_changes_nothing(trees, tmp_path: Path) -> None:
     r = install(d, "--dry-run", "--kernel-version", series)
     assert r.returncode == 0 and "kbuild-7.patch applies to Linux" in r.stdout
     assert digest(d) == before
+
+
+@pytest.mark.slow
+def test_failed_copy_leaves_the_tree_unchanged(trees, tmp_path: Path) -> None:
+    """scripts/livepatch cannot be made (a file is in the way; root
+    ignores permission bits, so no read-only directory): the Makefiles are
+    not patched and nothing is left behind."""
+    series, src = trees["trixie-backports"]
+    d = fresh(src, tmp_path / "t")
+    (d / "scripts" / "livepatch").write_text("not a directory\n")
+    before = tree(d)
+    r = install(d, "--kernel-version", series)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert tree(d) == before
+    assert "nothing was changed" in r.stderr, r.stderr
+
+
+@pytest.mark.slow
+def test_failed_patch_leaves_the_tree_unchanged(trees, tmp_path: Path) -> None:
+    """patch fails after changing the Makefiles (an injected failure: a
+    patch on PATH that applies for real, then exits 1): the Makefiles are
+    restored, our scripts/livepatch entries removed, the kernel's own
+    entries (7.x ships scripts/livepatch/klp-build) and one of ours that
+    was there before are kept as they were."""
+    series, src = trees["trixie-backports"]
+    d = fresh(src, tmp_path / "t")
+    lp = d / "scripts" / "livepatch"
+    lp.mkdir()
+    (lp / "klp-build").write_text("#!/bin/bash\n# the kernel's own\n")
+    (lp / "Makefile.klp").write_text("# a stale copy\n")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    real = shutil.which("patch")
+    assert real
+    (fake / "patch").write_text(
+        "#!/bin/sh\n"
+        'case " $* " in *" --dry-run "*) exec %s "$@" ;; esac\n'
+        '%s "$@"\n'
+        'echo "patch: injected failure" >&2\n'
+        "exit 1\n" % (real, real))
+    (fake / "patch").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    before = tree(d)
+    r = install(d, "--kernel-version", series, env=env)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert tree(d) == before
+    assert "injected failure" in r.stderr and "nothing was changed" in r.stderr, r.stderr
+    # the same tree without the injected failure: hooked, the kernel's
+    # own entry kept, ours replaced
+    r = install(d, "--kernel-version", series)
+    assert r.returncode == 0, r.stderr
+    assert (lp / "klp-build").read_text() == "#!/bin/bash\n# the kernel's own\n"
+    assert (lp / "Makefile.klp").read_bytes() == \
+        (TOP / "scripts" / "livepatch" / "Makefile.klp").read_bytes()
+    assert [p.name for p in (d / "scripts").iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.slow
+def test_signal_leaves_the_tree_unchanged(trees, tmp_path: Path) -> None:
+    """SIGTERM while patch runs (a patch on PATH that applies for real and
+    then waits): the tree is restored."""
+    series, src = trees["sid"]
+    d = fresh(src, tmp_path / "t")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    real = shutil.which("patch")
+    flag = tmp_path / "patched"
+    (fake / "patch").write_text(
+        "#!/bin/sh\n"
+        'case " $* " in *" --dry-run "*) exec %s "$@" ;; esac\n'
+        '%s "$@"\n'
+        ": > %s\n"
+        "sleep 60\n" % (real, real, flag))
+    (fake / "patch").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    before = tree(d)
+    p = subprocess.Popen([str(INSTALL_HOOK), "--kernel-version", series, str(d)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, start_new_session=True)
+    try:
+        for _ in range(6000):
+            if flag.exists() or p.poll() is not None:
+                break
+            time.sleep(0.01)
+        assert flag.exists(), p.communicate()
+        assert "klp_convert" in (d / "scripts" / "Makefile.modfinal").read_text()
+        os.killpg(p.pid, signal.SIGTERM)
+        out, err = p.communicate(timeout=60)
+    finally:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGKILL)
+    assert p.returncode == 143, (p.returncode, out, err)
+    assert tree(d) == before
