@@ -210,3 +210,36 @@ def test_signal_keeps_the_earlier_copy(tmp_path: Path) -> None:
     assert not out
     assert staging_left(dest) == []
     assert tree_digest(str(dest)) == before
+
+
+def test_failed_exchange_restores_the_earlier_copy(tmp_path: Path) -> None:
+    """The last rename of the exchange fails (an injected failure: an mv
+    on PATH that refuses to rename the new kbuild into place, and only
+    that): the new trees already renamed go back out, the earlier ones
+    come back, nothing is left."""
+    e = environment("trixie")
+    dest = tmp_path / "k"
+    klp_headers("--headers", e.headers, str(dest))
+    before = tree_digest(str(dest))
+    real = shutil.which("mv")
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    kbuild = Path(os.path.realpath(Path(e.headers) / "scripts")).parent.name
+    (fake / "mv").write_text(
+        "#!/bin/sh\n"
+        'case "$2" in */new/lib/*) ;; *) exec %s "$@" ;; esac\n'
+        'if [ "$3" = "%s/lib/%s" ]; then echo "mv: injected failure" >&2; exit 1; fi\n'
+        'exec %s "$@"\n' % (real, dest, kbuild, real))
+    (fake / "mv").chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake}:{os.environ['PATH']}"}
+    r = subprocess.run([str(KLP_HEADERS), "--headers", e.headers, str(dest)],
+                       env=env, capture_output=True, text=True)
+    assert r.returncode == 1 and not r.stdout, r.stderr
+    assert "injected failure" in r.stderr and "cannot rename the new copy" in r.stderr, r.stderr
+    assert staging_left(dest) == []
+    # renamed out and back: the same contents and mtimes (but those of
+    # DEST/src and DEST/lib, whose entries were renamed)
+    after = tree_digest(str(dest))
+    for d in (dest / "src", dest / "lib"):
+        del before[str(d)], after[str(d)]
+    assert after == before
