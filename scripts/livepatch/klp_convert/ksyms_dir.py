@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import os
 
-from .ksyms import ObjectSymbols, Source, SymbolSourceError, module_name
+from .errors import InputError
+from .inputs import MODULE, MODULES_DEP, read_file
+from .ksyms import (ObjectSymbols, Source, SymbolSourceError, module_name,
+                    read_source)
 from .ksyms_elf import read_module
 
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
@@ -44,11 +47,7 @@ class ModuleDirSource(Source):
         self.files[name] = file
 
     def _from_dep(self, dep: str) -> None:
-        try:
-            with open(dep, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            raise SymbolSourceError(exc.strerror or str(exc), dep) from None
+        data = read_source(dep, MODULES_DEP)
         for line in data.split(b"\n"):
             rel = line.partition(b":")[0].decode("utf-8", "surrogateescape")
             if rel.endswith(MODULE_SUFFIXES):
@@ -76,11 +75,7 @@ class ModuleDirSource(Source):
                 f"module '{obj}' is there more than once: "
                 f"{', '.join(self.twice[obj])}; give the module file itself",
                 self.path)
-        try:
-            with open(file, "rb") as f:
-                raw = f.read()
-        except OSError as exc:
-            raise SymbolSourceError(exc.strerror or str(exc), file) from None
+        raw = read_source(file, MODULE)
         syms = self.loaded[obj] = read_module(file, raw)
         return syms
 
@@ -95,9 +90,8 @@ class ModuleDirSource(Source):
             if not file.endswith(".ko") or obj in self.twice:
                 continue
             try:
-                with open(file, "rb") as f:
-                    raw = f.read()
-            except OSError:
+                raw = read_file(file, MODULE)
+            except (InputError, OSError):
                 continue
             hits = [n for n, needle in needles.items() if needle in raw]
             if not hits:
