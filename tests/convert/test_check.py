@@ -13,7 +13,7 @@ import struct
 
 import pytest
 
-from convert_support import assemble, check_accepted, run
+from convert_support import assemble, check_accepted, rename_symbol, run
 from elfcheck import SHN_LIVEPATCH, Elf
 
 SIG = b"~Module signature appended~\n"
@@ -311,25 +311,6 @@ def test_overlapping_sites_converted(second, tmp_path, capsys):
     _refused(out, capsys, ["write the same bytes", "existing value is nonzero"])
 
 
-def _rename_symbol(path, old, new):
-    """Give symbol @old the name @new: a copy of .strtab with @new at its
-    end is appended to the file and .strtab points to it."""
-    raw = bytearray(path.read_bytes())
-    elf = Elf(bytes(raw))
-    symtab = elf.by_name(".symtab")
-    strtab = elf.sections[symtab.link]
-    index = next(s for s in range(len(elf.symbols))
-                 if elf.symbols[s].name == old)
-    sym_off = struct.unpack_from("<Q", raw, _header(raw, symtab.index) + 24)[0]
-    struct.pack_into("<I", raw, sym_off + 24 * index, len(strtab.data))
-    raw += b"\0" * (-len(raw) % 8)
-    data = strtab.data + new.encode() + b"\0"
-    struct.pack_into("<QQ", raw, _header(raw, strtab.index) + 24, len(raw),
-                     len(data))
-    raw += data
-    path.write_bytes(bytes(raw))
-
-
 @pytest.mark.parametrize("pos,words", [
     ("9" * 5000, ["sympos 99999999999999999999...(5000 digits) is too large"]),
     ("1" + "0" * 20, ["sympos 100000000000000000000 is too large"]),
@@ -343,7 +324,7 @@ def test_malformed_position_in_a_finished_name(pos, words, converted, capsys):
     than 4,300: neither may reach it (it was "malformed ELF file")."""
     old = ".klp.sym.vmlinux.saved_command_line,0"
     new = f".klp.sym.vmlinux.saved_command_line,{pos}"
-    _rename_symbol(converted, old, new)
+    rename_symbol(converted, old, new)
     _refused(converted, capsys, [f"symbol '.klp.sym.vmlinux.saved_command_"
                                  "line,", *words])
     err = capsys.readouterr().err
@@ -352,7 +333,7 @@ def test_malformed_position_in_a_finished_name(pos, words, converted, capsys):
 
 def test_largest_position_in_a_finished_name(converted, capsys):
     """ULONG_MAX, with leading zeros, is a position %lu reads."""
-    _rename_symbol(converted, ".klp.sym.vmlinux.saved_command_line,0",
+    rename_symbol(converted, ".klp.sym.vmlinux.saved_command_line,0",
                    ".klp.sym.vmlinux.saved_command_line,00018446744073709551615")
     status, _out, err = run(["--check", converted], capsys)
     assert status == 0, err
