@@ -333,7 +333,7 @@ def test_malformed_position_in_a_finished_name(pos, words, converted, capsys):
 
 def test_largest_position_in_a_finished_name(converted, capsys):
     """ULONG_MAX, with leading zeros, is a position %lu reads."""
-    rename_symbol(converted, ".klp.sym.vmlinux.saved_command_line,0",
-                   ".klp.sym.vmlinux.saved_command_line,00018446744073709551615")
+    name = ".klp.sym.vmlinux.saved_command_line,"
+    rename_symbol(converted, name + "0", name + "00018446744073709551615")
     status, _out, err = run(["--check", converted], capsys)
     assert status == 0, err

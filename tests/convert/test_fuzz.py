@@ -184,7 +184,7 @@ def test_issue10_shapes(items, symname, posdigits):
         assert apply_module(Elf(out.read_bytes())) == apply_unconverted(Elf(before))
 
 
-POS = "\0"                                  # where _shapes_asm() puts the position
+POS = "\0"                  # where _shapes_asm() puts the position
 
 
 def _shapes_asm(items, symname):
