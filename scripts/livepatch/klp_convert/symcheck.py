@@ -21,10 +21,11 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from . import relocs
+from . import lpobjs, relocs
 from .checks.kernel import (check_compiler_name, check_depends,
-                            check_exported, check_load_view, check_plain_refs,
-                            check_position, check_uses, lookup_error,
+                            check_depends_declared, check_exported,
+                            check_load_view, check_plain_refs, check_position,
+                            check_uses, depends, lookup_error,
                             not_found_error, obj_text, warning)
 from .elf import SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, ElfFile, Sym
 from .errors import CheckError
@@ -202,8 +203,10 @@ def _verify(elf: ElfFile, inter: dict[int, KlpName], syms: list[Sym],
     if not inter:
         return Report([], {})
     lp_objs = {n.lp_obj for n in inter.values() if n.module_specific}
-    problems = check_depends(elf.modinfo(), lp_objs)
-    warnings: list[str] = []
+    modinfo = elf.modinfo()
+    problems = check_depends(modinfo, lp_objs)
+    warnings = check_depends_declared(modinfo, lpobjs.declared(
+        elf, set(depends(modinfo)) - lp_objs))
     resolved: dict[str, str] = {}
     if symvers is not None:
         problems = check_plain_refs(elf, syms, symvers, lp_objs) + problems
