@@ -14,7 +14,7 @@ from typing import Dict
 import pytest
 
 import linux7
-from klp_series import assemble, edits, plan, templates
+from klp_series import assemble, cover, edits, plan, templates
 from klp_series import base as basemod
 from klp_series.cli import find_hook
 from klp_series.merge import append_block, merge_config, merge_lists
@@ -155,7 +155,7 @@ def test_mainline_layout_selection() -> None:
 
 TEMPLATE_NAMES = {"tool", "macros-klp_reloc", "macros-livepatch_h", "kbuild",
                   "sample", "selftests-suite", "selftests", "docs", "cover",
-                  "livepatch-h"}
+                  "cover-klp-build", "cover-no-klp-build", "livepatch-h"}
 
 
 def test_templates_all_used_and_kernel_style() -> None:
@@ -166,9 +166,14 @@ def test_templates_all_used_and_kernel_style() -> None:
             assert "{{" not in patch.body and "}}" not in patch.body
             for line in patch.body.splitlines():
                 assert len(line) <= 75, line
-    subject, body = templates.render("cover", {})
-    assert subject.startswith("livepatch: ")
-    assert "Why Python?" in body
+    for klp_build in (False, True):
+        subject, body = cover.cover_text(klp_build)
+        assert subject.startswith("livepatch: ")
+        assert "Why Python?" in body and "Why not klp-build?" in body
+        assert ("objtool klp post-link" in body) == klp_build
+        assert ("neither klp-build nor objtool" in body) == (not klp_build)
+        for line in body.splitlines():
+            assert len(line) <= 75, line
 
 
 def test_template_placeholders_must_match() -> None:
