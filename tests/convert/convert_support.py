@@ -5,6 +5,7 @@ at test time, the converter's main(), and the binutils/elfutils checkers."""
 from __future__ import annotations
 
 import shutil
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,28 @@ def fixture_obj(tmp_path):
         return compile_c(FIXTURES / name, tmp_path / f"{Path(name).stem}-{arch}.o",
                          arch, extra)
     return make
+
+
+def _section_header(raw: bytearray, index: int) -> int:
+    return struct.unpack_from("<Q", raw, 0x28)[0] + 64 * index
+
+
+def rename_symbol(path: Path, old: str, new: str) -> None:
+    """Give symbol @old the name @new: a copy of .strtab with @new at its
+    end is appended to the file and .strtab points to it (x86_64)."""
+    from elfcheck import Elf
+    raw = bytearray(path.read_bytes())
+    elf = Elf(bytes(raw))
+    symtab = elf.by_name(".symtab")
+    strtab = elf.sections[symtab.link]
+    index = next(s for s in range(len(elf.symbols))
+                 if elf.symbols[s].name == old)
+    sym_off = struct.unpack_from(
+        "<Q", raw, _section_header(raw, symtab.index) + 24)[0]
+    struct.pack_into("<I", raw, sym_off + 24 * index, len(strtab.data))
+    raw += b"\0" * (-len(raw) % 8)
+    data = strtab.data + new.encode() + b"\0"
+    struct.pack_into("<QQ", raw, _section_header(raw, strtab.index) + 24,
+                     len(raw), len(data))
+    raw += data
+    path.write_bytes(bytes(raw))

@@ -13,7 +13,7 @@ import struct
 
 import pytest
 
-from convert_support import assemble, check_accepted, run
+from convert_support import assemble, check_accepted, rename_symbol, run
 from elfcheck import SHN_LIVEPATCH, Elf
 
 SIG = b"~Module signature appended~\n"
@@ -309,3 +309,31 @@ def test_overlapping_sites_converted(second, tmp_path, capsys):
     out = tmp_path / "overlap.ko"
     assert run([src, out], capsys)[0] == 0
     _refused(out, capsys, ["write the same bytes", "existing value is nonzero"])
+
+
+@pytest.mark.parametrize("pos,words", [
+    ("9" * 5000, ["sympos 99999999999999999999...(5000 digits) is too large"]),
+    ("1" + "0" * 20, ["sympos 100000000000000000000 is too large"]),
+    ("18446744073709551616", ["sympos 18446744073709551616 is too large"]),
+    ("\u00b2", ["non-decimal sympos"]),
+    ("\u0663", ["non-decimal sympos"]),
+])
+def test_malformed_position_in_a_finished_name(pos, words, converted, capsys):
+    """klp_resolve_symbols() reads the position with %lu: ASCII digits up
+    to ULONG_MAX.  Python's int() takes other digits and refuses more
+    than 4,300: neither may reach it (it was "malformed ELF file")."""
+    old = ".klp.sym.vmlinux.saved_command_line,0"
+    new = f".klp.sym.vmlinux.saved_command_line,{pos}"
+    rename_symbol(converted, old, new)
+    _refused(converted, capsys, [f"symbol '.klp.sym.vmlinux.saved_command_"
+                                 "line,", *words])
+    err = capsys.readouterr().err
+    assert "malformed" not in err
+
+
+def test_largest_position_in_a_finished_name(converted, capsys):
+    """ULONG_MAX, with leading zeros, is a position %lu reads."""
+    name = ".klp.sym.vmlinux.saved_command_line,"
+    rename_symbol(converted, name + "0", name + "00018446744073709551615")
+    status, _out, err = run(["--check", converted], capsys)
+    assert status == 0, err

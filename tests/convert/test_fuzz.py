@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from convert_support import assemble, run
-from elfcheck import Elf, apply_module, apply_unconverted
+from convert_support import assemble, rename_symbol, run
+from elfcheck import SHN_LIVEPATCH, Elf, apply_module, apply_unconverted
 
 SEED = 20261122
 CASES = 300
@@ -141,57 +141,107 @@ LP_OBJS = {"vmlinux": ("vmlinux", "vmlinux"), "module": ("mod_a", "mod_a")}
        st.text(st.characters(min_codepoint=0x61, max_codepoint=0x7ff,
                              blacklist_characters=",.\"\\"),
                min_size=1, max_size=300),
-       st.integers(0, 25))
+       st.tuples(st.sampled_from([0, 1, 3000]),
+                 st.one_of(st.integers(0, 25), st.integers(1000, 6000))))
 def test_issue10_shapes(items, symname, posdigits):
     """Targets the kernel never relocates or reads too early, relocation
     types too narrow for an address, sites past the end of an 8-byte
     section, UTF-8 names against the byte limit, positions of up to 25
-    digits: klp-convert refuses exactly what an independent model of the
-    kernel refuses; what it accepts passes --check, strips with
-    --strip-debug into a module that passes --check, and relocates like
-    the unconverted object."""
-    pos = "9" * posdigits if posdigits else "0"
+    digits and of thousands (beyond Python's int() limit of 4,300), with
+    and without leading zeros: klp-convert refuses exactly what an
+    independent model of the kernel refuses (a position beyond ULONG_MAX
+    with the position's message, never as a malformed file); what it
+    accepts passes --check, strips with --strip-debug into a module that
+    passes --check, and relocates like the unconverted object.  --check
+    reads the same positions written into the finished names."""
+    zeros, nines = posdigits
+    pos = "0" * zeros + "9" * nines or "0"
+    big_pos = nines >= 20               # > ULONG_MAX, compared as digits
+    long_name = len(symname.encode()) > 511
+    asm, refused, overlaps = _shapes_asm(items, symname)
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        _finished_positions(tmp, "f" if long_name else symname, pos, big_pos)
+        src = assemble(asm.replace(POS, pos), tmp / "m.o")
+        before = src.read_bytes()
+        out = tmp / "m.ko"
+        status, err = _quiet([src, out])
+        assert status == (1 if refused or long_name or big_pos else 0), err
+        assert src.read_bytes() == before and "Traceback" not in err
+        assert "malformed" not in err
+        if status:
+            assert err.count("\n") == 1 and not out.exists()
+            if big_pos and not long_name:
+                assert "is too large" in err, err
+            return
+        if overlaps:
+            assert _quiet(["--check", out])[0] == 1
+            return
+        assert _quiet(["--check", "--strict", out])[0] == 0
+        stripped = tmp / "s.ko"
+        assert _quiet(["--strip-debug", out, stripped])[0] == 0
+        assert _quiet(["--check", stripped])[0] == 0
+        assert apply_module(Elf(out.read_bytes())) == apply_unconverted(Elf(before))
+
+
+POS = "\0"                  # where _shapes_asm() puts the position
+
+
+def _shapes_asm(items, symname):
+    """The assembly of a module of @items (target, type, lp-obj kind,
+    offset), each a relocation against an intermediate symbol named after
+    @symname; and the model's verdict: (assembly, refused for a reason
+    other than the name, two relocations on the same bytes).  x86_64
+    refuses a nonzero site, so overlaps pass the conversion and not
+    --check (the kernel model would refuse them too)."""
     lines = ['.section .modinfo,"a"', '.asciz "livepatch=Y"',
              '.section .rodata.str1.1,"aMS",@progbits,1', '.asciz "mod_a"']
-    refuse = (len(symname.encode()) > 511 or int(pos) > (1 << 64) - 1)
     size = {}                           # each item adds 8 bytes to its section
     for t, *_rest in items:
         size[t] = size.get(t, 0) + 8
     sites = {}
-    overlaps = False            # the conversion accepts them, --check not
+    refused = overlaps = False
     for n, (t, rtype, lp, off) in enumerate(items):
         name, flags, who = TARGETS[t]
         lp_obj, sym_obj = LP_OBJS[lp]
         lines += [f".section {name},{flags}", ".quad 0",
                   f'.reloc {off}, {rtype}, ".klp.sym.rela.{lp_obj}.{sym_obj}.'
-                  f'{symname}{n},{pos}"']
+                  f'{symname}{n},{POS}"']
         width = TYPES[rtype]
-        # x86_64 refuses a nonzero site: two relocations on the same bytes
-        # (the kernel model below would refuse them too)
-        overlap = any(off < o + w and o < off + width for o, w in sites.get(t, []))
+        overlaps = overlaps or any(off < o + w and o < off + width
+                                   for o, w in sites.get(t, []))
         sites.setdefault(t, []).append((off, width))
-        refuse = refuse or rtype == "R_X86_64_32" or off + width > size[t] \
+        refused = refused or rtype == "R_X86_64_32" or off + width > size[t] \
             or who == "all" or (who == "module" and lp == "module")
-        overlaps = overlaps or overlap
-    with tempfile.TemporaryDirectory() as d:
-        tmp = Path(d)
-        src = assemble("\n".join(lines) + "\n", tmp / "m.o")
-        before = src.read_bytes()
-        out = tmp / "m.ko"
-        err = io.StringIO()
-        with contextlib.redirect_stderr(err):
-            status = run([src, out])[0]
-        assert status == (1 if refuse else 0), err.getvalue()
-        assert src.read_bytes() == before and "Traceback" not in err.getvalue()
-        if status:
-            assert err.getvalue().count("\n") == 1 and not out.exists()
-            return
-        with contextlib.redirect_stdout(io.StringIO()):
-            if overlaps:
-                assert run(["--check", out])[0] == 1
-                return
-            assert run(["--check", "--strict", out])[0] == 0
-            stripped = tmp / "s.ko"
-            assert run(["--strip-debug", out, stripped])[0] == 0
-            assert run(["--check", stripped])[0] == 0
-        assert apply_module(Elf(out.read_bytes())) == apply_unconverted(Elf(before))
+    return "\n".join(lines) + "\n", refused, overlaps
+
+
+def _quiet(argv):
+    """klp-convert's main() with its output captured: (status, stderr)."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), \
+            contextlib.redirect_stdout(io.StringIO()):
+        status = run(argv)[0]
+    return status, err.getvalue()
+
+
+def _finished_positions(tmp, symname, pos, big):
+    """A module converted with position 1, its livepatch symbol then
+    renamed to position @pos as written (leading zeros, thousands of
+    digits): --check reads it as the kernel's %lu does, or refuses it
+    (@big: beyond ULONG_MAX) with the position's message, never as a
+    malformed file."""
+    asm = _shapes_asm([(0, "R_X86_64_64", "vmlinux", 0)], symname)[0]
+    out = tmp / "pos.ko"
+    assert _quiet([assemble(asm.replace(POS, "1"), tmp / "pos.o"), out]) == \
+        (0, "")
+    finals = [s.name for s in Elf(out.read_bytes()).symbols
+              if s.shndx == SHN_LIVEPATCH]
+    assert finals
+    for name in finals:
+        rename_symbol(out, name, f"{name.rpartition(',')[0]},{pos}")
+    status, err = _quiet(["--check", out])
+    assert status == (1 if big else 0), err
+    assert "malformed" not in err and "Traceback" not in err, err
+    if big:
+        assert "is too large" in err, err

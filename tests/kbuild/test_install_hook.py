@@ -84,7 +84,7 @@ def test_own_generation_applies_exactly(trees, suite: str, tmp_path: Path) -> No
         text = (d / "scripts" / name).read_text()
         assert "include $(srctree)/scripts/livepatch/Makefile.klp" in text
     assert "$(cmd_klp_weaken)" in (d / "scripts" / "Makefile.modpost").read_text()
-    assert "cmd,klp_convert" in (d / "scripts" / "Makefile.modfinal").read_text()
+    assert "$(klp-finish)" in (d / "scripts" / "Makefile.modfinal").read_text()
     assert "$(klp-strip)" in (d / "scripts" / "Makefile.modinst").read_text()
     assert not list(d.rglob("*.orig")) and not list(d.rglob("*.rej"))
     # twice: refused, nothing changed

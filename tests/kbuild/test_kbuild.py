@@ -265,3 +265,44 @@ def test_plain_reference_to_a_patched_modules_export_is_refused(kbuild: Kbuild,
     assert "KLP_RELOC_SYMBOL(nf_conntrack, nf_conntrack, __nf_conntrack_confirm);" \
         in r.stderr
     assert not (d / "lp.ko").exists()
+
+
+GOOD_DUMP = "ffffffff81000200 D saved_command_line\nffffffff81000300 T _text\n"
+BAD_DUMP = "ffffffff81000200 D saved_comand_line\nffffffff81000300 T _text\n"
+
+
+def test_klp_symbols_relative_and_on_an_up_to_date_module(kbuild: Kbuild,
+                                                          tmp_path: Path) -> None:
+    """KLP_SYMBOLS with a path relative to M= works on every Kbuild
+    generation (6.x runs the recipes in the build tree, 7.x in M=).  A
+    make that finds the livepatch up to date checks the finished module
+    against the symbols (an earlier build had none or others) without
+    relinking it, and removes a module that does not resolve; the next
+    make relinks and refuses it as a conversion."""
+    d = module_dir(tmp_path, "obj-m := lp.o ord.o",
+                   {"lp.c": good_lp(), "ord.c": ordinary()})
+    (d / "good.txt").write_text(GOOD_DUMP)
+    (d / "bad.txt").write_text(BAD_DUMP)
+    kbuild.make(d)
+    stamps = products(d)
+
+    r = kbuild.make(d, "KLP_SYMBOLS=good.txt")
+    assert klp_lines(r.stdout) and all(
+        re.search(r"KLP \[M\]\s+(\S*/)?lp\.ko \(check only\)$", line)
+        for line in klp_lines(r.stdout)), r.stdout
+    assert not re.search(r"^\s*LD", r.stdout, re.M) and stamps == products(d)
+
+    missing = "symbol 'saved_command_line' not found in vmlinux"
+    r = kbuild.make(d, "KLP_SYMBOLS=kallsyms:bad.txt", check=False)
+    assert r.returncode != 0 and missing in r.stderr, r.stdout + r.stderr
+    assert f"{d}/bad.txt" in r.stderr
+    assert not (d / "lp.ko").exists() and (d / "ord.ko").exists()
+
+    r = kbuild.make(d, "KLP_SYMBOLS=bad.txt", check=False)
+    assert r.returncode != 0 and missing in r.stderr, r.stdout + r.stderr
+    assert re.search(r"KLP \[M\]\s+(\S*/)?lp\.ko$", r.stdout, re.M), r.stdout
+    assert not (d / "lp.ko").exists() and no_tmp_left(d)
+
+    r = kbuild.make(d, f"KLP_SYMBOLS={d}/good.txt")
+    assert re.search(r"KLP \[M\]\s+(\S*/)?lp\.ko$", r.stdout, re.M), r.stdout
+    assert re.search(KLP_SYM, readelf(d / "lp.ko", "-s"))

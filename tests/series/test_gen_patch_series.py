@@ -134,10 +134,14 @@ def check_series(ksrc: Path, out: Path, env: Dict[str, str],
     assert "*** SUBJECT HERE ***" not in cover
     assert "*** BLURB HERE ***" not in cover
     for heading in ("Why not klp-build?",
-                    "How does it interact with objtool klp post-link?",
                     "over the v7 klp-convert series and the minimal one",
                     "Why Python?"):
         assert heading in cover
+    # what the series is next to objtool's klp code depends on the base
+    has_klp = basemod.detect(ksrc).has("objtool_klp")
+    assert ("How does it interact with objtool klp post-link?" in cover) \
+        == has_klp
+    assert ("neither klp-build nor objtool" in cover) == (not has_klp)
 
     # every patch passes the tree's checkpatch --strict without errors
     for path in patches[1:]:

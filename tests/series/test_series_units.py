@@ -14,7 +14,7 @@ from typing import Dict
 import pytest
 
 import linux7
-from klp_series import assemble, edits, plan, templates
+from klp_series import assemble, cover, edits, plan, templates
 from klp_series import base as basemod
 from klp_series.cli import find_hook
 from klp_series.merge import append_block, merge_config, merge_lists
@@ -155,7 +155,7 @@ def test_mainline_layout_selection() -> None:
 
 TEMPLATE_NAMES = {"tool", "macros-klp_reloc", "macros-livepatch_h", "kbuild",
                   "sample", "selftests-suite", "selftests", "docs", "cover",
-                  "livepatch-h"}
+                  "cover-klp-build", "cover-no-klp-build", "livepatch-h"}
 
 
 def test_templates_all_used_and_kernel_style() -> None:
@@ -166,9 +166,14 @@ def test_templates_all_used_and_kernel_style() -> None:
             assert "{{" not in patch.body and "}}" not in patch.body
             for line in patch.body.splitlines():
                 assert len(line) <= 75, line
-    subject, body = templates.render("cover", {})
-    assert subject.startswith("livepatch: ")
-    assert "Why Python?" in body
+    for klp_build in (False, True):
+        subject, body = cover.cover_text(klp_build)
+        assert subject.startswith("livepatch: ")
+        assert "Why Python?" in body and "Why not klp-build?" in body
+        assert ("objtool klp post-link" in body) == klp_build
+        assert ("neither klp-build nor objtool" in body) == (not klp_build)
+        for line in body.splitlines():
+            assert len(line) <= 75, line
 
 
 def test_template_placeholders_must_match() -> None:
@@ -188,24 +193,43 @@ def test_layout_changes_commit_texts() -> None:
     assert "test_modules/" in new[3].body
 
 
-def _symbol_of(tmp_path: Path, name: str, header: str) -> str:
-    src = tmp_path / f"{name}.c"
-    src.write_text(header + "\nextern int v KLP_RELOC_SYMBOL_POS(demo, demo, "
-                   "counter, 2);\nint f(void) { return v; }\n")
-    obj = tmp_path / f"{name}.o"
-    subprocess.run(["gcc", "-O2", "-c", str(src), "-o", str(obj)], check=True)
+# Under GNU C `unix` and `linux` are predefined macros (1), and `unix` is
+# also a module: a macro that hands its arguments to another macro before
+# stringizing them would turn them into "1".  c11 has no `asm` keyword.
+MACRO_NAMES = {
+    "KLP_RELOC_SYMBOL_POS(demo, demo, counter, 2)":
+        ".klp.sym.rela.demo.demo.counter,2",
+    "KLP_RELOC_SYMBOL(unix, linux, unix)": ".klp.sym.rela.unix.linux.unix,0",
+    "KLP_RELOC_SYMBOL(linux, unix, linux)": ".klp.sym.rela.linux.unix.linux,0",
+    "KLP_RELOC_SYMBOL_POS(unix, linux, linux, 2)":
+        ".klp.sym.rela.unix.linux.linux,2",
+    "KLP_RELOC_SYMBOL_POS(linux, unix, unix, 3)":
+        ".klp.sym.rela.linux.unix.unix,3",
+}
+
+
+def _symbols_of(tmp_path: Path, name: str, header: str, std: str) -> list:
+    decls = "".join(f"extern int v{i} {macro};\n"
+                    for i, macro in enumerate(MACRO_NAMES))
+    uses = " + ".join(f"v{i}" for i in range(len(MACRO_NAMES)))
+    src = tmp_path / f"{name}-{std}.c"
+    src.write_text(f"{header}\n{decls}int f(void) {{ return {uses}; }}\n")
+    obj = tmp_path / f"{name}-{std}.o"
+    subprocess.run(["gcc", f"-std={std}", "-O2", "-c", str(src), "-o",
+                    str(obj)], check=True)
     out = subprocess.run(["nm", str(obj)], check=True, capture_output=True,
                          text=True).stdout
-    return re.search(r"U (\S+)", out).group(1)
+    return sorted(re.findall(r"U (\S+)", out))
 
 
-def test_livepatch_h_macros_expand_like_klp_reloc_h(tmp_path) -> None:
+@pytest.mark.parametrize("std", ["gnu89", "gnu11", "c11"])
+def test_livepatch_h_macros_expand_like_klp_reloc_h(tmp_path, std) -> None:
     klp_reloc = (TOP / "scripts/livepatch/include/linux/klp_reloc.h").read_text()
     mainline = '#define KLP_SYM_PREFIX ".klp.sym."\n' + \
         templates.snippet("livepatch-h")
-    want = ".klp.sym.rela.demo.demo.counter,2"
-    assert _symbol_of(tmp_path, "old", klp_reloc) == want
-    assert _symbol_of(tmp_path, "new", mainline) == want
+    want = sorted(MACRO_NAMES.values())
+    assert _symbols_of(tmp_path, "old", klp_reloc, std) == want
+    assert _symbols_of(tmp_path, "new", mainline, std) == want
 
 
 # ----------------------------------------------- edits and mergers on 7.x

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import lzma
+import os
 import re
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 
 import symtest  # noqa: F401  (puts klp_convert on sys.path)
+from symtest import assemble, calls, run
 from klp_convert import ksyms_elf
 from klp_convert.ksyms import SymbolSourceError
 from klp_convert.ksyms import FOUND, klp_find
@@ -245,8 +247,8 @@ def test_module_directory(tmp_path):
     assert sorted(src.objects()) == ["my_mod", "other"]
     assert len(src.get("my_mod").occurrences("helper")) == 2
     assert src.get("my-mod") is None and src.get("nosuch") is None
-    assert src.holders({"helper", "nowhere"}) == {"helper": ["my_mod"],
-                                                  "nowhere": []}
+    assert src.holders({"helper", "nowhere"}) == {
+        "helper": ["my_mod", "other"], "nowhere": []}
     (tree / "modules.dep").unlink()              # walked instead
     assert sorted(open_source(str(tree)).objects()) == ["my_mod", "other"]
 
@@ -266,3 +268,41 @@ def test_module_directory_twice(tmp_path):
     (tree / "kernel" / "my_mod.ko").unlink()
     with pytest.raises(SymbolSourceError, match="no kernel modules"):
         open_source(str(tree))
+
+
+def test_holders_in_a_tree_of_compressed_modules(tmp_path):
+    """The "also in" search reads compressed modules (Debian's trees are
+    all .ko.xz since trixie); a damaged one, a FIFO and a module without
+    the name are skipped."""
+    tree = tmp_path / "lib" / "modules" / "6.12.0-test" / "kernel"
+    (tree / "drivers").mkdir(parents=True)
+    ko = build_module(tmp_path)
+    (tree / "drivers" / "my-mod.ko.xz").write_bytes(
+        lzma.compress(ko.read_bytes()))
+    (tree / "other.ko.gz").write_bytes(gzip.compress(
+        build_module(tmp_path, "other.ko").read_bytes().replace(
+            b"helper\0", b"helpex\0")))
+    (tree / "damaged.ko.xz").write_bytes(lzma.compress(ko.read_bytes())[:60])
+    os.mkfifo(tree / "fifo.ko.xz")
+    src = open_source(str(tree.parent))
+    found = src.holders({"helper", "exported_fn", "nowhere"})
+    assert {k: sorted(v) for k, v in found.items()} == {
+        "helper": ["my_mod"], "exported_fn": ["my_mod", "other"],
+        "nowhere": []}
+    assert len(src.get("my_mod").occurrences("helper")) == 2
+
+
+def test_not_found_hint_from_compressed_modules(tmp_path, capsys):
+    """Through main(): the hint names the module of a .ko.xz tree."""
+    tree = tmp_path / "mods"
+    tree.mkdir()
+    (tree / "my-mod.ko.xz").write_bytes(
+        lzma.compress(build_module(tmp_path).read_bytes()))
+    dump = tmp_path / "kallsyms.txt"
+    dump.write_text("ffffffff81000000 T _text\n")
+    lp = assemble(tmp_path / "lp.ko",
+                  calls(".klp.sym.rela.vmlinux.vmlinux.helper,0"))
+    status, _o, err = run(["--symbols", dump, "--symbols", tree, lp], capsys)
+    assert status == 1
+    assert f"klp-convert: {lp}:   'helper' is in module 'my_mod': is " \
+        "sym-obj right?" in err.splitlines(), err

@@ -190,6 +190,33 @@ def test_depends_on_a_patched_module(tmp_path, capsys):
     assert run([plain, out], capsys)[0] == 0      # mod_a is not an lp-obj
 
 
+def test_depends_on_a_declared_object(tmp_path, capsys):
+    """Only vmlinux klp symbols, but the patch names mod_a as a string
+    (its klp_object) and depends on it: a warning; --strict refuses."""
+    modinfo = ('.section .modinfo,"a"\n.asciz "livepatch=Y"\n'
+               '.asciz "depends=mod-a"\n')
+    extra = '.section .rodata.str1.1,"aMS",@progbits,1\n.asciz "mod_a"\n'
+    mod = lp(tmp_path, f"{R}vmlinux.vmlinux.show_stat,1", modinfo=modinfo,
+             extra=extra)
+    out = tmp_path / "out.ko"
+    status, _o, err, written = converted(capsys, [mod, out], out)
+    assert status == 0 and written
+    assert err == (
+        f"klp-convert: {mod}: warning: '.modinfo' depends= names module "
+        "'mod_a', whose name is a string of the module's read-only data, "
+        "where the klp_object names are: if the patch patches 'mod_a', "
+        "loading the patch would load 'mod_a' first (late module patching "
+        "becomes impossible); modpost adds the dependency for every plain "
+        "reference to a symbol that 'mod_a' exports: reach those through "
+        "KLP_RELOC_SYMBOL(mod_a, mod_a, <symbol>)\n")
+    out.unlink()
+    status, _o, err, written = converted(capsys, ["--strict", mod, out], out)
+    assert status == 1 and not written
+    # no such string: a plain dependency of the patch
+    plain = lp(tmp_path, f"{R}vmlinux.vmlinux.show_stat,1", modinfo=modinfo)
+    assert run([plain, out], capsys)[:3:2] == (0, "")
+
+
 def test_symvers_plain_reference(tmp_path, symvers, capsys):
     extra = "\tcall mod_a_api\n\tcall mod_b_api\n\tcall printk\n"
     mod = lp(tmp_path, f"{R}mod_a.mod_a.helper,1",
@@ -258,11 +285,11 @@ def test_source_errors_and_usage(tmp_path, dump, capsys):
     status, _o, err = run(["--symvers", bad, mod], capsys)
     assert status == 1 and err.startswith(f"klp-convert: {bad}: line 1: not "
                                           "a Module.symvers line")
-    for mode in ("--weaken", "--check", "--strip-debug"):
+    for mode in ("--weaken", "--strip-debug"):
         status, _o, err = run([mode, "--symbols", dump, mod], capsys)
         assert status == 2 and err.endswith(
-            "klp-convert: --symbols and --symvers apply to a conversion (or "
-            "--list), not to --weaken, --check or --strip-debug\n")
+            "klp-convert: --symbols and --symvers apply to a conversion, "
+            "--list or --check, not to --weaken or --strip-debug\n")
 
 
 def test_nothing_to_verify(tmp_path, dump, capsys):

@@ -242,6 +242,7 @@ def generate(run: Run, work: Path) -> None:
                            run.args.reroll_count)
     run.findings.base = assemble.describe_base(tree, base, run.args.ksrc,
                                                run.base.release)
+    run.findings.klp_build = run.base.has("objtool_klp")
     cover = write_cover(outdir, run.findings)
     run.log(f"wrote {len(list(outdir.glob('*.patch')))} files to {outdir} "
             f"(cover letter {cover.name})")

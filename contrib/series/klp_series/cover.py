@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 from .buildcheck import Build
 from .checkpatch import CheckResult
 from .selftestrun import SelftestRun
-from .templates import render
+from .templates import render, snippet
 
 
 @dataclass
@@ -29,6 +29,7 @@ class Findings:
     relocations: Dict[str, int] = field(default_factory=dict)
     selftests: Optional[SelftestRun] = None
     selftest_command: str = ""                  # the --run-selftests template
+    klp_build: bool = False                     # the base has objtool klp
 
 
 def _fill(text: str) -> str:
@@ -99,10 +100,18 @@ def checked(f: Findings) -> str:
     return "\n".join(lines)
 
 
+def cover_text(klp_build: bool) -> Tuple[str, str]:
+    """Subject and body of the cover letter: what the series is next to
+    klp-build and objtool's post-link depends on whether the base has
+    them."""
+    part = "cover-klp-build" if klp_build else "cover-no-klp-build"
+    return render("cover", {"klp_build": snippet(part)})
+
+
 def write_cover(outdir: Path, findings: Findings) -> Path:
     """Fill in git format-patch's cover letter in @outdir."""
     cover = next(outdir.glob("0000-cover-letter.patch"))
-    subject, body = render("cover", {})
+    subject, body = cover_text(findings.klp_build)
     text = cover.read_text(encoding="utf-8")
     text = text.replace("*** SUBJECT HERE ***", subject)
     text = text.replace("*** BLURB HERE ***",

@@ -129,14 +129,8 @@ def _verify(inp: str, raw: bytes, args: argparse.Namespace) -> Report:
     """Symbol verification (symcheck.py), before anything is written: the
     report (its warnings are the caller's to print); a refused module
     raises VerifyError, after its warnings are printed."""
-    from .symcheck import VerifyError, verify_module
-    sources = symvers = None
-    if args.symbols:
-        from .ksyms_open import open_sources
-        sources = open_sources(args.symbols)
-    if args.symvers:
-        from .symvers import Symvers
-        symvers = Symvers.read(args.symvers)
+    from .symcheck import VerifyError, open_targets, verify_module
+    sources, symvers = open_targets(args.symbols, args.symvers)
     try:
         return guarded(verify_module, raw, sources, symvers)
     except VerifyError as exc:
@@ -210,11 +204,10 @@ def _main(argv: list[str] | None) -> int:
         args = _parser().parse_args(argv)
     except SystemExit as exc:
         return int(exc.code or 0) if not isinstance(exc.code, str) else EXIT_USAGE
-    if (args.symbols or args.symvers) and \
-            (args.weaken or args.check or args.strip_debug):
+    if (args.symbols or args.symvers) and (args.weaken or args.strip_debug):
         _parser().print_usage(sys.stderr)
-        print(f"{PROG}: --symbols and --symvers apply to a conversion (or "
-              "--list), not to --weaken, --check or --strip-debug",
+        print(f"{PROG}: --symbols and --symvers apply to a conversion, "
+              "--list or --check, not to --weaken or --strip-debug",
               file=sys.stderr)
         return EXIT_USAGE
     if args.weaken:

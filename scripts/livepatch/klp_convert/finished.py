@@ -5,6 +5,7 @@ and --strip-debug (strip.py).  Messages and exit codes as in cli.py."""
 from __future__ import annotations
 
 import argparse
+from collections import namedtuple
 from collections.abc import Sequence
 
 from .console import (EXIT_ERROR, EXIT_OK, PROG, failed, guarded, read, say,
@@ -13,16 +14,29 @@ from .errors import InputError, KlpError
 from .inputs import SIGNATURE_MARKER
 from .modfile import unwrap
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .ksyms import Sources
+    from .symvers import Symvers
 
-def _check_one(path: str, args: argparse.Namespace) -> bool:
+    Targets = tuple[Sources | None, Symvers | None]
+
+
+def _check_one(path: str, args: argparse.Namespace,
+               targets: Targets) -> bool:
     from .verify import verify
     module = unwrap(read(path))
     report = guarded(verify, module.elf)
-    for what in report.problems:
+    problems, warnings = list(report.problems), list(report.warnings)
+    if targets != (None, None):
+        found = _verify_symbols(module.elf, targets)
+        problems += found.problems
+        warnings += found.warnings
+    for what in problems:
         say(path, what)
-    if warn(path, report.warnings, args.strict):
+    if warn(path, warnings, args.strict):
         return False
-    if report.problems:
+    if problems:
         return False
     if args.quiet:
         return True
@@ -30,21 +44,45 @@ def _check_one(path: str, args: argparse.Namespace) -> bool:
                                  "signed" if module.signed else None) if f)
     form = f" ({form})" if form else ""
     if report.klp_sections or report.klp_symbols:
+        verified = ", verified against the target's symbols" \
+            if targets[0] is not None else ""
         print(f"{PROG}: {path}: ok{form}: {report.klp_relocations} livepatch "
               f"relocations in {report.klp_sections} sections, "
-              f"{report.klp_symbols} livepatch symbols")
+              f"{report.klp_symbols} livepatch symbols{verified}")
     else:
         print(f"{PROG}: {path}: ok{form}: no livepatch relocations or "
               "symbols (not a livepatch module)")
     return True
 
 
+class _Found(namedtuple("_Found", ["problems", "warnings"])):
+    """problems, warnings: list[str]"""
+
+    __slots__ = ()
+
+
+def _verify_symbols(elf: bytes, targets: Targets) -> _Found:
+    """--check --symbols/--symvers: the checks of a conversion
+    (symcheck.py), over the module's livepatch symbols."""
+    from .symcheck import VerifyError, verify_finished
+    try:
+        report = guarded(verify_finished, elf, *targets)
+    except VerifyError as exc:
+        return _Found(str(exc).split("\n"), exc.warnings)
+    return _Found([], report.warnings)
+
+
 def do_check(paths: Sequence[str], args: argparse.Namespace) -> int:
     """klp-convert --check FILE...: 0 if every file passes, else 1."""
+    from .symcheck import open_targets
+    try:
+        targets = open_targets(args.symbols, args.symvers)
+    except (KlpError, OSError) as exc:
+        return failed(paths[0], exc)
     status = EXIT_OK
     for path in paths:
         try:
-            if not _check_one(path, args):
+            if not _check_one(path, args, targets):
                 status = EXIT_ERROR
         except BrokenPipeError:
             raise

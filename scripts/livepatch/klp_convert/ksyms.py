@@ -33,7 +33,8 @@ from __future__ import annotations
 import re
 from collections import namedtuple
 
-from .errors import KlpError
+from .errors import InputError, KlpError
+from .inputs import Limit, read_file
 
 VMLINUX = "vmlinux"
 
@@ -46,6 +47,22 @@ class SymbolSourceError(KlpError):
     def __init__(self, message: str, path: str) -> None:
         super().__init__(message)
         self.path = path
+
+
+def source_error(exc: InputError | OSError, path: str) -> SymbolSourceError:
+    """An error of reading the symbol source @path, against @path."""
+    text = exc.strerror if isinstance(exc, OSError) else None
+    return SymbolSourceError(text or str(exc), path)
+
+
+def read_source(path: str, limit: Limit) -> bytes:
+    """The file @path of a symbol source, read through inputs.read_file()
+    (a regular file of at most @limit bytes); SymbolSourceError naming
+    @path if it cannot be read."""
+    try:
+        return read_file(path, limit)
+    except (InputError, OSError) as exc:
+        raise source_error(exc, path) from None
 
 
 # klp_find() outcomes

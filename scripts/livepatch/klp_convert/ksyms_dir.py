@@ -12,7 +12,11 @@ from __future__ import annotations
 
 import os
 
-from .ksyms import ObjectSymbols, Source, SymbolSourceError, module_name
+from . import modfile
+from .errors import InputError
+from .inputs import MODULE, MODULES_DEP, read_file
+from .ksyms import (ObjectSymbols, Source, SymbolSourceError, module_name,
+                    read_source)
 from .ksyms_elf import read_module
 
 MODULE_SUFFIXES = (".ko", ".ko.xz", ".ko.gz", ".ko.zst")
@@ -44,11 +48,7 @@ class ModuleDirSource(Source):
         self.files[name] = file
 
     def _from_dep(self, dep: str) -> None:
-        try:
-            with open(dep, "rb") as f:
-                data = f.read()
-        except OSError as exc:
-            raise SymbolSourceError(exc.strerror or str(exc), dep) from None
+        data = read_source(dep, MODULES_DEP)
         for line in data.split(b"\n"):
             rel = line.partition(b":")[0].decode("utf-8", "surrogateescape")
             if rel.endswith(MODULE_SUFFIXES):
@@ -76,37 +76,41 @@ class ModuleDirSource(Source):
                 f"module '{obj}' is there more than once: "
                 f"{', '.join(self.twice[obj])}; give the module file itself",
                 self.path)
-        try:
-            with open(file, "rb") as f:
-                raw = f.read()
-        except OSError as exc:
-            raise SymbolSourceError(exc.strerror or str(exc), file) from None
+        raw = read_source(file, MODULE)
         syms = self.loaded[obj] = read_module(file, raw)
         return syms
 
     def holders(self, names: set[str]) -> dict[str, list[str]]:
         """Modules of the tree that have a symbol of each name, in one
-        pass over the files.  Only uncompressed modules are searched
-        (decompressing thousands of them would take minutes)."""
+        pass over the files, compressed ones included where this Python
+        reads them (Debian's trixie tree, 4,230 .ko.xz files, decompresses
+        in about 6 s; this only runs when a symbol is not found).  A file
+        that cannot be read is skipped: the search only adds hints."""
         needles = {n: n.encode("utf-8", "surrogateescape") + b"\0"
                    for n in names}
         out: dict[str, list[str]] = {n: [] for n in names}
         for obj, file in self.files.items():
-            if not file.endswith(".ko") or obj in self.twice:
+            if obj in self.twice:
                 continue
-            try:
-                with open(file, "rb") as f:
-                    raw = f.read()
-            except OSError:
-                continue
-            hits = [n for n, needle in needles.items() if needle in raw]
+            data = _module_image(file)
+            hits = [n for n, needle in needles.items() if needle in data]
             if not hits:
                 continue
             try:
-                syms = self.get(obj)
+                syms = self.loaded.get(obj) or read_module(file, data)
             except SymbolSourceError:
                 continue
+            self.loaded[obj] = syms
             for name in hits:
-                if syms is not None and syms.has(name):
+                if syms.has(name):
                     out[name].append(obj)
         return out
+
+
+def _module_image(file: str) -> bytes:
+    """The decompressed contents of the module @file, or b"" if it cannot
+    be read (not a regular file, damaged, zstd without a reader)."""
+    try:
+        return modfile.decompress(read_file(file, MODULE))[1]
+    except (InputError, OSError):
+        return b""

@@ -23,6 +23,7 @@ or in .data..percpu).
 from __future__ import annotations
 
 import bisect
+import os
 import re
 import struct
 import sys
@@ -30,7 +31,7 @@ from array import array
 from itertools import compress
 from typing import BinaryIO
 
-from . import modfile
+from . import inputs, modfile
 from .elf import (EHDR_FMT, SHDR_FMT, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE,
                   SHN_ABS, SHN_COMMON, SHN_LORESERVE, SHN_UNDEF, SHT_NOBITS,
                   SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_GNU_UNIQUE,
@@ -38,7 +39,7 @@ from .elf import (EHDR_FMT, SHDR_FMT, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE,
                   Ehdr, ElfFile, Shdr)
 from .errors import InputError, KlpError
 from .ksyms import (VMLINUX, ObjectSymbols, Occurrence, Source,
-                    SymbolSourceError, module_name)
+                    SymbolSourceError, module_name, source_error)
 from .ksyms_text import kallsyms_ignores
 from .targets import NOT_LOADED as LOADER_UNALLOCATED
 from .targets import PERCPU as PERCPU_SECTION
@@ -275,12 +276,20 @@ class VmlinuxSymbols(_ElfObject):
                 for value, _weak, i, letter in found]
 
 
+# A vmlinux's .symtab is 24 bytes per symbol, its .strtab of the same
+# order: tens of MB for the largest configurations.
+MAX_VMLINUX_TABLE = 1 << 30
+
+
 def read_vmlinux(path: str) -> VmlinuxSymbols:
     """Read only the headers, .symtab and its string table of a (large)
     vmlinux."""
     try:
-        with open(path, "rb") as f:
+        fd = inputs.open_regular(path, inputs.VMLINUX)
+        with os.fdopen(fd, "rb") as f:
             return _vmlinux_from(f, path)
+    except (InputError, OSError) as exc:
+        raise source_error(exc, path) from None
     except (struct.error, IndexError, ValueError) as exc:
         raise SymbolSourceError(f"malformed vmlinux ({exc})", path) from None
 
@@ -300,6 +309,10 @@ def _vmlinux_from(f: BinaryIO, path: str) -> VmlinuxSymbols:
         raise SymbolSourceError("truncated section header table", path)
 
     def contents(h: Shdr) -> bytes:
+        if h.sh_size > MAX_VMLINUX_TABLE:
+            raise SymbolSourceError(
+                f"a symbol table section of {h.sh_size} bytes: klp-convert "
+                f"reads at most {MAX_VMLINUX_TABLE} bytes of one", path)
         f.seek(h.sh_offset)
         data = f.read(h.sh_size)
         if len(data) != h.sh_size:

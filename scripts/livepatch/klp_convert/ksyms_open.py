@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import os
 
-from .ksyms import Source, Sources, SymbolSourceError
+from .errors import InputError
+from .inputs import MODULE, SYMBOL_TEXT, Limit, open_regular, read_fd
+from .ksyms import Source, Sources, SymbolSourceError, source_error
 from .ksyms_dir import ModuleDirSource
-from .ksyms_elf import ET_REL, ElfSource, decompress, read_module, read_vmlinux
+from .ksyms_elf import (ET_REL, GZ_MAGIC, XZ_MAGIC, ZSTD_MAGIC, ElfSource,
+                        decompress, read_module, read_vmlinux)
 from .ksyms_text import TextSource
 
 KINDS = ("kallsyms", "sysmap", "vmlinux", "module", "moddir")
@@ -53,28 +56,49 @@ def _guess(path: str, head: bytes) -> str:
     return "kallsyms"
 
 
-def _read(path: str) -> bytes:
-    with open(path, "rb") as f:
-        return f.read()
+def _limit(kind: str | None, head: bytes) -> Limit:
+    """How much of a source read whole to accept: a module's limit for a
+    module and for compressed data that may be one, else a text's."""
+    if kind in ("kallsyms", "sysmap"):
+        return SYMBOL_TEXT
+    if kind == "module" or _elf_type(head) == ET_REL or \
+            head.startswith((XZ_MAGIC, GZ_MAGIC, ZSTD_MAGIC)):
+        return MODULE
+    return SYMBOL_TEXT
+
+
+def _read(path: str, kind: str | None) -> bytes | None:
+    """The file of a source read whole (still compressed), or None for a
+    vmlinux, which read_vmlinux() reads in parts."""
+    fd = open_regular(path, None)
+    try:
+        head = os.read(fd, 64)
+        etype = _elf_type(head)
+        if kind == "vmlinux" or kind is None and etype not in (None, ET_REL):
+            return None
+        os.lseek(fd, 0, os.SEEK_SET)
+        return read_fd(fd, _limit(kind, head))
+    finally:
+        os.close(fd)
 
 
 def open_source(spec: str) -> Source:
     """Open one --symbols argument; raise SymbolSourceError naming it.
-    Anything but a vmlinux may be compressed (.xz, .gz, .zst)."""
+    Anything but a vmlinux may be compressed (.xz, .gz, .zst).  Every
+    file is checked and read through inputs.py: no device, FIFO or file
+    beyond its kind's limit."""
     kind, path = _split_kind(spec)
+    if kind == "moddir" or kind is None and os.path.isdir(path):
+        if not os.path.isdir(path):
+            raise SymbolSourceError("not a directory", path)
+        return ModuleDirSource(path)
     try:
-        if kind == "moddir" or kind is None and os.path.isdir(path):
-            if not os.path.isdir(path):
-                raise SymbolSourceError("not a directory", path)
-            return ModuleDirSource(path)
-        with open(path, "rb") as f:
-            head = f.read(64)
-        etype = _elf_type(head)
-        if kind == "vmlinux" or kind is None and etype not in (None, ET_REL):
-            return ElfSource(path, read_vmlinux(path))
-        raw = decompress(_read(path), path)
-    except OSError as exc:
-        raise SymbolSourceError(exc.strerror or str(exc), path) from None
+        raw = _read(path, kind)
+    except (InputError, OSError) as exc:
+        raise source_error(exc, path) from None
+    if raw is None:
+        return ElfSource(path, read_vmlinux(path))
+    raw = decompress(raw, path)
     kind = kind or _guess(path, raw[:64])
     if kind == "module":
         return ElfSource(path, read_module(path, raw))

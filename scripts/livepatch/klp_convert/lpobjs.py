@@ -27,7 +27,8 @@ from .names import VMLINUX
 _OBJNAME = re.compile(rb"[A-Za-z0-9_]{1,55}\Z")
 
 
-def _rodata_strings(elf: ElfFile) -> set[bytes]:
+def rodata_strings(elf: ElfFile) -> set[bytes]:
+    """The NUL-terminated strings of the module's read-only data."""
     strings: set[bytes] = set()
     for sec in elf.sections:
         if (sec.sh_type == SHT_PROGBITS and sec.name.startswith(".rodata")
@@ -44,7 +45,7 @@ def undeclared(elf: ElfFile, lp_objs: dict[str, str]) -> list[str]:
     wanted = {lp: sym for lp, sym in lp_objs.items() if lp != VMLINUX}
     if not wanted:
         return []
-    strings = _rodata_strings(elf)
+    strings = rodata_strings(elf)
     warnings = []
     for lp in sorted(wanted):
         if lp.encode() in strings:
@@ -58,6 +59,16 @@ def undeclared(elf: ElfFile, lp_objs: dict[str, str]) -> list[str]:
             "KLP_RELOC_SYMBOL() to the klp_object's name (module names use "
             f"'_' where the file name has '-'){_suggestion(lp, strings)}"))
     return warnings
+
+
+def declared(elf: ElfFile, names: set[str]) -> set[str]:
+    """The module names of @names that the module's read-only data has
+    as a whole string: objects the patch declares (probably: a string
+    literal of the same name elsewhere would count too)."""
+    if not names:
+        return set()
+    strings = rodata_strings(elf)
+    return {n for n in names if n != VMLINUX and n.encode() in strings}
 
 
 def _suggestion(lp: str, strings: set[bytes]) -> str:

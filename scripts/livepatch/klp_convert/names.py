@@ -109,30 +109,59 @@ def parse_intermediate(full: str) -> KlpName:
         raise SymbolNameError(
             f"symbol '{full}': symbol name is {size} bytes, the kernel "
             f"allows at most {MAX_SYMNAME}")
-    # Compare the digits before converting: int() refuses more than 4,300
-    # digits (Python >= 3.11) and would be slow on millions of them.
-    digits = pos_text.lstrip("0")
+    return KlpName(lp_obj, sym_obj, sym, parse_pos(full, pos_text))
+
+
+def parse_pos(full: str, text: str) -> int:
+    """The sympos @text of the symbol named @full, as the kernel's %lu
+    reads it: ASCII digits (str.isdigit() and int() also take superscripts
+    and other Unicode digits) up to ULONG_MAX.  The digits are compared
+    before they are converted: int() refuses more than 4,300 digits
+    (Python >= 3.11) and would be slow on millions of them."""
+    if not text.isascii() or not text.isdigit():
+        raise SymbolNameError(
+            f"symbol '{full}': missing or non-decimal sympos after the "
+            "symbol name (expected ',<decimal>')")
+    digits = text.lstrip("0")
     if len(digits) > len(str(ULONG_MAX)) or int(digits or "0") > ULONG_MAX:
-        shown = pos_text if len(pos_text) <= 40 else \
-            f"{pos_text[:20]}...({len(pos_text)} digits)"
+        shown = text if len(text) <= 40 else \
+            f"{text[:20]}...({len(text)} digits)"
         raise SymbolNameError(f"symbol '{full}': sympos {shown} is too large")
-    pos = int(digits or "0")
-    return KlpName(lp_obj, sym_obj, sym, pos)
+    return int(digits or "0")
+
+
+def parse_final(full: str) -> tuple[str, str, int]:
+    """(sym-obj, sym, pos) of the finished symbol name @full, read as
+    klp_resolve_symbols() does; SymbolNameError saying what is wrong."""
+    obj, dot, rest = full[len(KLP_SYM_PREFIX):].partition(".")
+    sym, comma, pos = rest.rpartition(",")
+    if not full.startswith(KLP_SYM_PREFIX) or \
+            full.startswith(INTERMEDIATE_PREFIX) or \
+            not (dot and obj and byte_length(obj) <= MAX_OBJNAME and comma
+                 and sym and "," not in sym
+                 and byte_length(sym) <= MAX_SYMNAME):
+        raise SymbolNameError(
+            f"symbol '{full}': the kernel cannot parse the name "
+            "(\".klp.sym.%55[^.].%511[^,],%lu\", klp_resolve_symbols())")
+    return obj, sym, parse_pos(full, pos)
+
+
+def final_name_problem(full: str) -> str | None:
+    """What is wrong with the finished symbol name @full, or None."""
+    try:
+        parse_final(full)
+    except SymbolNameError as exc:
+        return str(exc)
+    return None
 
 
 def parse_final_name(full: str) -> tuple[str, str, int] | None:
     """(sym-obj, sym, pos) of @full if it parses like
     klp_resolve_symbols() expects, else None."""
-    if not full.startswith(KLP_SYM_PREFIX) or full.startswith(INTERMEDIATE_PREFIX):
+    try:
+        return parse_final(full)
+    except SymbolNameError:
         return None
-    obj, dot, rest = full[len(KLP_SYM_PREFIX):].partition(".")
-    if not dot or not obj or byte_length(obj) > MAX_OBJNAME:
-        return None
-    sym, comma, pos = rest.rpartition(",")
-    if not (comma and sym and "," not in sym
-            and byte_length(sym) <= MAX_SYMNAME and pos.isdigit()):
-        return None
-    return obj, sym, int(pos)
 
 
 def is_final_name(full: str) -> bool:

@@ -29,7 +29,8 @@ from .elf import (RELA_SIZE, SHF_ALLOC, SHF_INFO_LINK, SHF_RELA_LIVEPATCH,
                   SHN_LIVEPATCH, SHT_RELA, STB_GLOBAL, STT_NOTYPE, ElfFile,
                   Section, Sym, debug_section, new_sym, st_info)
 from .errors import SymbolNameError
-from .names import (INTERMEDIATE_PREFIX, KLP_SYM_PREFIX, KlpName,                     klp_rela_name, parse_intermediate)
+from .names import (INTERMEDIATE_PREFIX, KLP_SYM_PREFIX, KlpName,
+                    klp_rela_name, parse_intermediate)
 from .rewrite import Edit, NewSection
 
 _KLP_PREFIX_B = KLP_SYM_PREFIX.encode()

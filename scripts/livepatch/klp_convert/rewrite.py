@@ -19,8 +19,8 @@ from __future__ import annotations
 import struct
 
 from .elf import (SHF_INFO_LINK, SHF_RELA_LIVEPATCH, SHN_LORESERVE,
-                  SHN_XINDEX, SHT_GROUP, SHT_REL, SHT_RELA, SYM_FMT, ElfFile,
-                  Section, Sym)
+                  SHN_XINDEX, SHT_GROUP, SHT_REL, SHT_RELA, SYM_FMT, SYM_SIZE,
+                  ElfFile, Section, Sym)
 from .errors import ElfFormatError
 from .relocs import Table
 from .writer import build
@@ -114,7 +114,7 @@ class _Maps:
 
     def __init__(self, elf: ElfFile, edit: Edit) -> None:
         self.sections = index_map(len(elf.sections), edit.drop_sections)
-        self.symbols = index_map(len(elf.symtab.data) // 24,
+        self.symbols = index_map(len(elf.symtab.data) // SYM_SIZE,
                                  edit.drop_symbols)
         for i, user in edit.drop_symbols.items():
             self.symbols[i] = self.symbols[user] if user >= 0 else -1

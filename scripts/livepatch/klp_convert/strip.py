@@ -20,7 +20,7 @@ from __future__ import annotations
 from . import relocs, rewrite
 from .checks import module as modrules
 from .checks import relocations as relrules
-from .elf import SHN_XINDEX, SHT_GROUP, ElfFile, debug_section
+from .elf import SHN_XINDEX, SHT_GROUP, SYM_SIZE, ElfFile, debug_section
 from .errors import CheckError
 from .rewrite import is_relocation
 
@@ -79,7 +79,7 @@ def _check_users(elf: ElfFile, drop: set[int], gone: set[int]) -> None:
     """Nothing that stays may refer to a symbol that goes."""
     if not gone:
         return
-    nsyms = len(elf.symtab.data) // 24
+    nsyms = len(elf.symtab.data) // SYM_SIZE
     for i, sec in enumerate(elf.sections):
         if i in drop:
             continue

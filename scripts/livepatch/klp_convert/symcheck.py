@@ -11,22 +11,26 @@ that covers its sym-obj, with the kernel's rule (ksyms.klp_find()).
 With --symvers: a warning for a vmlinux symbol that vmlinux exports.
 
 verify_module() returns the warnings and, per intermediate symbol, where
-it resolves; it raises VerifyError with every problem found.  Each check
-is a function of its own that returns its messages (checks/kernel.py).
+it resolves; it raises VerifyError with every problem found.
+verify_finished() does the same for the livepatch symbols of a converted
+module (--check).  Each check is a function of its own that returns its
+messages (checks/kernel.py).
 """
 
 from __future__ import annotations
 
 from collections import namedtuple
 
+from . import lpobjs, relocs
 from .checks.kernel import (check_compiler_name, check_depends,
-                            check_exported, check_load_view, check_plain_refs,
-                            check_position, check_uses, lookup_error,
+                            check_depends_declared, check_exported,
+                            check_load_view, check_plain_refs, check_position,
+                            check_uses, depends, lookup_error,
                             not_found_error, obj_text, warning)
-from .elf import ElfFile, Sym
+from .elf import SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, ElfFile, Sym
 from .errors import CheckError
 from .ksyms import FOUND, HIDDEN, NOT_FOUND, ObjectSymbols, Sources, klp_find
-from .names import KlpName
+from .names import KLP_RELA_PREFIX, KlpName, parse_final_name
 from .plan import find_intermediates
 from .symvers import Symvers
 from .usage import Use
@@ -137,18 +141,72 @@ def verify_symbols(elf: ElfFile, inter: dict[int, KlpName],
     return v
 
 
+def open_targets(symbols: list[str], symvers: list[str]
+                 ) -> tuple[Sources | None, Symvers | None]:
+    """The --symbols sources and the --symvers tables, if any."""
+    sources = table = None
+    if symbols:
+        from .ksyms_open import open_sources
+        sources = open_sources(symbols)
+    if symvers:
+        table = Symvers.read(symvers)
+    return sources, table
+
+
 def verify_module(raw: bytes, sources: Sources | None,
                   symvers: Symvers | None) -> Report:
-    """All checks of this module; raise VerifyError listing every
-    problem (its .warnings has the warnings found on the way)."""
+    """All checks of this module's intermediate symbols; raise
+    VerifyError listing every problem (its .warnings has the warnings
+    found on the way)."""
     elf = ElfFile(raw)
     found = find_intermediates(elf)
-    inter, syms = found.inter, found.syms
+    return _verify(elf, found.inter, found.syms, sources, symvers)
+
+
+def verify_finished(raw: bytes, sources: Sources | None,
+                    symvers: Symvers | None) -> Report:
+    """The same checks of a converted module (klp-convert --check with
+    --symbols or --symvers): its livepatch symbols
+    .klp.sym.<sym-obj>.<sym>,<pos>, each with the lp-obj of the first
+    .klp.rela section that uses it.  Names that do not parse are
+    verify.py's to report."""
+    elf = ElfFile(raw)
+    syms = elf.symbols()
+    return _verify(elf, finished_names(elf, syms), syms, sources, symvers)
+
+
+def finished_names(elf: ElfFile, syms: list[Sym]) -> dict[int, KlpName]:
+    """Symbol index -> KlpName for the livepatch symbols of a converted
+    module."""
+    lp_of: dict[int, str] = {}
+    for ri in elf.rel_sections():
+        sec = elf.sections[ri]
+        if not sec.sh_flags & SHF_RELA_LIVEPATCH or \
+                not sec.name.startswith(KLP_RELA_PREFIX):
+            continue
+        lp = sec.name[len(KLP_RELA_PREFIX):].split(".", 1)[0]
+        for i in set(relocs.Table(sec, elf.endian).symbols()):
+            lp_of.setdefault(i, lp)
+    out: dict[int, KlpName] = {}
+    for i, sym in enumerate(syms):
+        if sym.st_shndx != SHN_LIVEPATCH:
+            continue
+        final = parse_final_name(elf.symbol_name(sym, i))
+        if final is not None:
+            obj, name, pos = final
+            out[i] = KlpName(lp_of.get(i, obj), obj, name, pos)
+    return out
+
+
+def _verify(elf: ElfFile, inter: dict[int, KlpName], syms: list[Sym],
+            sources: Sources | None, symvers: Symvers | None) -> Report:
     if not inter:
         return Report([], {})
     lp_objs = {n.lp_obj for n in inter.values() if n.module_specific}
-    problems = check_depends(elf.modinfo(), lp_objs)
-    warnings: list[str] = []
+    modinfo = elf.modinfo()
+    problems = check_depends(modinfo, lp_objs)
+    warnings = check_depends_declared(modinfo, lpobjs.declared(
+        elf, set(depends(modinfo)) - lp_objs))
     resolved: dict[str, str] = {}
     if symvers is not None:
         problems = check_plain_refs(elf, syms, symvers, lp_objs) + problems

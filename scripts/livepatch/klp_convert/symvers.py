@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from .ksyms import VMLINUX, SymbolSourceError, module_name
+from .inputs import SYMVERS
+from .ksyms import VMLINUX, SymbolSourceError, module_name, read_source
 
 
 class Export(namedtuple("Export", ["symbol", "obj", "kind", "namespace"])):
@@ -34,12 +35,7 @@ class Symvers:
     def read(cls, paths: list[str]) -> Symvers:
         exports: dict[str, Export] = {}
         for path in paths:
-            try:
-                with open(path, "rb") as f:
-                    data = f.read()
-            except OSError as exc:
-                raise SymbolSourceError(exc.strerror or str(exc), path) \
-                    from None
+            data = read_source(path, SYMVERS)
             exports.update(_parse(path, data))
         return cls(paths, exports)
 

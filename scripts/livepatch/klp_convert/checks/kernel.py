@@ -29,24 +29,43 @@ def warning(message: str) -> str:
 
 # -- checks that need no symbols -------------------------------------------
 
+def depends(modinfo: list[bytes]) -> list[str]:
+    """The module names of .modinfo's depends= fields."""
+    return [dep.replace("-", "_") for field in modinfo
+            if field.startswith(b"depends=")
+            for dep in field[8:].decode("utf-8", "surrogateescape").split(",")
+            if dep]
+
+
 def check_depends(modinfo: list[bytes], lp_objs: set[str]) -> list[str]:
     """A dependency on a patched module loads it with the patch."""
     out = []
-    for field in modinfo:
-        if not field.startswith(b"depends="):
-            continue
-        for dep in field[8:].decode("utf-8", "surrogateescape").split(","):
-            mod = dep.replace("-", "_")
-            if mod in lp_objs:
-                out.append(_error(
-                    f"'.modinfo' depends= names module '{mod}', which is "
-                    "also an lp-obj of this patch: loading the patch would "
-                    f"load '{mod}' first, so the patch could never be "
-                    f"loaded before '{mod}' (late module patching); modpost "
-                    f"adds the dependency for every plain reference to a "
-                    f"symbol that '{mod}' exports: reach those through "
-                    f"KLP_RELOC_SYMBOL({mod}, {mod}, <symbol>)"))
+    for mod in depends(modinfo):
+        if mod in lp_objs:
+            out.append(_error(
+                f"'.modinfo' depends= names module '{mod}', which is "
+                "also an lp-obj of this patch: loading the patch would "
+                f"load '{mod}' first, so the patch could never be "
+                f"loaded before '{mod}' (late module patching); modpost "
+                f"adds the dependency for every plain reference to a "
+                f"symbol that '{mod}' exports: reach those through "
+                f"KLP_RELOC_SYMBOL({mod}, {mod}, <symbol>)"))
     return out
+
+
+def check_depends_declared(modinfo: list[bytes],
+                           declared: set[str]) -> list[str]:
+    """The same for a module that is no lp-obj but whose name the patch
+    has as a string (lpobjs.declared()): probably a klp_object name, so a
+    warning only."""
+    return [warning(
+        f"'.modinfo' depends= names module '{mod}', whose name is a string "
+        "of the module's read-only data, where the klp_object names are: if "
+        f"the patch patches '{mod}', loading the patch would load '{mod}' "
+        "first (late module patching becomes impossible); modpost adds the "
+        f"dependency for every plain reference to a symbol that '{mod}' "
+        f"exports: reach those through KLP_RELOC_SYMBOL({mod}, {mod}, "
+        "<symbol>)") for mod in depends(modinfo) if mod in declared]
 
 
 def check_plain_refs(elf: ElfFile, syms: list[Sym], symvers: Symvers,

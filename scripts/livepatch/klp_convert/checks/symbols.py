@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from ..elf import (SHN_ABS, SHN_COMMON, SHN_LIVEPATCH, SHN_UNDEF, STB_GLOBAL,
                    STB_WEAK, Sym, bind)
-from ..names import INTERMEDIATE_PREFIX, VMLINUX, KlpName, is_final_name
+from ..names import (INTERMEDIATE_PREFIX, VMLINUX, KlpName,
+                     final_name_problem)
 from . import error
 
 # objtool's 'klp diff' output: __klp_relocs.<obj> sections that
@@ -106,10 +107,10 @@ def finished_klp_symbol(name: str, sym: Sym) -> str | None:
         return error(f"symbol '{name}' is an intermediate klp symbol left "
                      "unconverted: run klp-convert on the module before it "
                      "is installed (weak, it would load as address 0)")
-    if sym.st_shndx == SHN_LIVEPATCH and not is_final_name(name):
-        return error(f"symbol '{name}': the kernel cannot parse the name "
-                     "(\".klp.sym.%55[^.].%511[^,],%lu\", "
-                     "klp_resolve_symbols())")
+    problem = final_name_problem(name) if sym.st_shndx == SHN_LIVEPATCH \
+        else None
+    if problem:
+        return error(problem)
     if sym.st_shndx == SHN_UNDEF:
         return error(f"symbol '{name}' is undefined but not SHN_LIVEPATCH: "
                      "the loader cannot resolve it (\"Unknown symbol\")")
