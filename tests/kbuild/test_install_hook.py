@@ -263,7 +263,7 @@ def test_signal_leaves_the_tree_unchanged(trees, tmp_path: Path) -> None:
                 break
             time.sleep(0.01)
         assert flag.exists(), p.communicate()
-        assert "klp_convert" in (d / "scripts" / "Makefile.modfinal").read_text()
+        assert "$(klp-finish)" in (d / "scripts" / "Makefile.modfinal").read_text()
         os.killpg(p.pid, signal.SIGTERM)
         out, err = p.communicate(timeout=60)
     finally:

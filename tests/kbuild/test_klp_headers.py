@@ -53,7 +53,7 @@ def test_copy_is_self_contained_and_source_untouched(suite: str, tmp_path: Path)
     if "KBUILD_OUTPUT" in Path(e.headers, "Makefile").read_text():
         assert f"KBUILD_OUTPUT={kd}\n" in makefile
     assert (real / "livepatch" / "klp-convert").is_file()
-    assert "klp_convert" in (real / "Makefile.modfinal").read_text()
+    assert "$(klp-finish)" in (real / "Makefile.modfinal").read_text()
     assert (kd.parent / f"linux-headers-{e.release.rsplit('-', 1)[0]}-common"
             / "include" / "linux" / "klp_reloc.h").is_file()
     # --no-hook over the same DEST: stock Makefiles, no scripts/livepatch
@@ -165,7 +165,7 @@ def test_failed_hook_keeps_the_earlier_copy(tmp_path: Path) -> None:
     assert not r.stdout
     assert tree_digest(str(dest)) == before
     assert (kd / "Makefile").read_bytes() == makefile
-    assert "klp_convert" in (kd / "scripts" / "Makefile.modfinal").read_text()
+    assert "$(klp-finish)" in (kd / "scripts" / "Makefile.modfinal").read_text()
     assert sorted(os.listdir(dest)) == ["lib", "src"]
     assert "cannot install the hook" in r.stderr and "Linux 7.99" in r.stderr, r.stderr
     # install-hook's messages name the copy's final place, not the staging
