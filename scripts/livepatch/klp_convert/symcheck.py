@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from . import lpobjs, relocs
+from . import relocs
 from .checks.kernel import (check_compiler_name, check_depends,
                             check_depends_declared, check_exported,
                             check_load_view, check_plain_refs, check_position,
@@ -205,8 +205,11 @@ def _verify(elf: ElfFile, inter: dict[int, KlpName], syms: list[Sym],
     lp_objs = {n.lp_obj for n in inter.values() if n.module_specific}
     modinfo = elf.modinfo()
     problems = check_depends(modinfo, lp_objs)
-    warnings = check_depends_declared(modinfo, lpobjs.declared(
-        elf, set(depends(modinfo)) - lp_objs))
+    others = set(depends(modinfo)) - lp_objs
+    warnings: list[str] = []
+    if others:
+        from .lpobjs import declared
+        warnings = check_depends_declared(modinfo, declared(elf, others))
     resolved: dict[str, str] = {}
     if symvers is not None:
         problems = check_plain_refs(elf, syms, symvers, lp_objs) + problems
