@@ -63,7 +63,8 @@ def _parser() -> argparse.ArgumentParser:
                    "written")
     # Symbol verification (symcheck.py).
     p.add_argument("--symbols", metavar="SRC", action="append", default=[],
-                   help="check every intermediate symbol against the target "
+                   help="check every intermediate symbol (with --check: "
+                   "every livepatch symbol) against the target "
                    "kernel's symbols: a /proc/kallsyms dump, a System.map, a "
                    "vmlinux, a module (.ko[.xz|.gz|.zst]) or a module "
                    "directory (/lib/modules/<release>); KIND:PATH forces "
