@@ -171,3 +171,11 @@ def is_final_name(full: str) -> bool:
 
 def klp_rela_name(lp_obj: str, target: str) -> str:
     return f"{KLP_RELA_PREFIX}{lp_obj}.{target}"
+
+
+def klp_rela_lp_obj(section: str) -> str:
+    """The lp-obj of a .klp.rela.<lp-obj>.<section> name, as the kernel
+    reads it (up to the first dot); "" if @section is not one."""
+    if not section.startswith(KLP_RELA_PREFIX):
+        return ""
+    return section[len(KLP_RELA_PREFIX):].split(".", 1)[0]

@@ -30,7 +30,7 @@ from .checks.kernel import (check_compiler_name, check_depends,
 from .elf import SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, ElfFile, Sym
 from .errors import CheckError
 from .ksyms import FOUND, HIDDEN, NOT_FOUND, ObjectSymbols, Sources, klp_find
-from .names import KLP_RELA_PREFIX, KlpName, parse_final_name
+from .names import KlpName, klp_rela_lp_obj, parse_final_name
 from .plan import find_intermediates
 from .symvers import Symvers
 from .usage import Use
@@ -181,10 +181,9 @@ def finished_names(elf: ElfFile, syms: list[Sym]) -> dict[int, KlpName]:
     lp_of: dict[int, str] = {}
     for ri in elf.rel_sections():
         sec = elf.sections[ri]
-        if not sec.sh_flags & SHF_RELA_LIVEPATCH or \
-                not sec.name.startswith(KLP_RELA_PREFIX):
+        lp = klp_rela_lp_obj(sec.name)
+        if not sec.sh_flags & SHF_RELA_LIVEPATCH or not lp:
             continue
-        lp = sec.name[len(KLP_RELA_PREFIX):].split(".", 1)[0]
         for i in set(relocs.Table(sec, elf.endian).symbols()):
             lp_of.setdefault(i, lp)
     out: dict[int, KlpName] = {}

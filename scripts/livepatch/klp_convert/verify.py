@@ -26,7 +26,7 @@ from .checks import symbols as symrules
 from .elf import (SHF_ALLOC, SHF_RELA_LIVEPATCH, SHN_LIVEPATCH, SHT_NOBITS,
                   SHT_REL, SHT_RELA, ElfFile, Section)
 from .errors import ElfFormatError
-from .names import KLP_RELA_PREFIX, KLP_SYM_PREFIX, VMLINUX, KlpName, \
+from .names import KLP_SYM_PREFIX, VMLINUX, KlpName, klp_rela_lp_obj, \
     parse_final_name
 
 TYPE_CHECKING = False
@@ -185,7 +185,7 @@ def _check_klp(mod: _Module, sec: Section, target: Section,
     mod.klp_relocations += table.count
     if mod.report(finrules.klp_object_name(sec)):
         return
-    lp = sec.name[len(KLP_RELA_PREFIX):].split(".", 1)[0]
+    lp = klp_rela_lp_obj(sec.name)
     mod.lp_objs.setdefault(lp, sec.name)
     mod.report(finrules.klp_not_alloc(sec),
                finrules.klp_target_renamed(sec, lp, target))

@@ -10,7 +10,7 @@ import re
 
 from ..arch import Arch, first_nonzero, first_outside, first_overlap
 from ..elf import SHF_ALLOC, Section
-from ..names import KLP_RELA_PREFIX, MAX_OBJNAME, byte_length
+from ..names import KLP_RELA_PREFIX, MAX_OBJNAME, byte_length, klp_rela_lp_obj
 from . import error
 
 TYPE_CHECKING = False
@@ -148,8 +148,7 @@ def overlap(arch: Arch, first_user: str, target: str, offsets: list[int],
 
 def klp_object_name(sec: Section) -> str | None:
     """The lp-obj of a .klp.rela section, as the kernel reads it."""
-    lp = sec.name[len(KLP_RELA_PREFIX):].split(".", 1)[0] \
-        if sec.name.startswith(KLP_RELA_PREFIX) else ""
+    lp = klp_rela_lp_obj(sec.name)
     if lp and byte_length(lp) <= MAX_OBJNAME and _OBJ_RE.match(lp):
         return None
     return error(f"section '{sec.name}': the kernel cannot read an object "
